@@ -1,0 +1,209 @@
+//! Records shared by rtnlprof's eBPF programs and its userspace.
+//!
+//! Everything here is `#[repr(C)]` and plain old data: the eBPF side writes [`Event`]s into a BPF
+//! ring buffer and userspace reads them back byte for byte. Program and map names live here too,
+//! so both sides spell them once.
+#![no_std]
+
+/// What an [`Event`] describes.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// One call of `rtnetlink_rcv_msg` (one netlink message), from entry to return.
+    Request = 1,
+    /// One hold of `rtnl_mutex`: from the entry of the lock call (wait start) through the
+    /// acquisition to the release.
+    Hold = 2,
+    /// A `mutex_trylock(&rtnl_mutex)` that failed.
+    TrylockFailed = 3,
+}
+
+impl EventKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(Self::Request),
+            2 => Some(Self::Hold),
+            3 => Some(Self::TrylockFailed),
+            _ => None,
+        }
+    }
+}
+
+/// In which context a hold was taken (what it is attributed to).
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Not a hold (requests).
+    None = 0,
+    /// Inside `rtnetlink_rcv_msg` for a non-dump request.
+    Doit = 1,
+    /// Inside `rtnetlink_rcv_msg` for a dump request (its first part).
+    DumpStart = 2,
+    /// A dump continued from `recvmsg` (`netlink_dump`), outside `rtnetlink_rcv_msg`.
+    DumpContinue = 3,
+    /// Any other holder: ioctl, sysfs, workqueues... attributed by its kernel stack.
+    Other = 4,
+}
+
+impl Origin {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::None),
+            1 => Some(Self::Doit),
+            2 => Some(Self::DumpStart),
+            3 => Some(Self::DumpContinue),
+            4 => Some(Self::Other),
+            _ => None,
+        }
+    }
+}
+
+/// Which mutex entry point took RTNL.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LockFn {
+    None = 0,
+    Lock = 1,
+    Interruptible = 2,
+    Killable = 3,
+    Trylock = 4,
+}
+
+impl LockFn {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::None),
+            1 => Some(Self::Lock),
+            2 => Some(Self::Interruptible),
+            3 => Some(Self::Killable),
+            4 => Some(Self::Trylock),
+            _ => None,
+        }
+    }
+}
+
+/// The request a hold or a request event belongs to: what the kernel dispatches on.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct MsgKey {
+    /// `nlmsg_type` (RTM_NEWLINK ...).
+    pub nlmsg_type: u16,
+    /// `nlmsg_flags` (NLM_F_DUMP ...).
+    pub nlmsg_flags: u16,
+    /// Address family: the first byte after the 16-byte netlink header (0xff: message too short).
+    pub family: u8,
+    pub _pad: [u8; 3],
+    /// Thread id that sent the request, with `req_start`: identifies the request.
+    pub req_tid: u32,
+    /// `bpf_ktime_get_ns` at the entry of `rtnetlink_rcv_msg` for that request.
+    pub req_start: u64,
+}
+
+/// One record in the ring buffer. Fixed size, the same for every kind.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct Event {
+    /// [`EventKind`] as u8.
+    pub kind: u8,
+    /// [`Origin`] as u8 (holds).
+    pub origin: u8,
+    /// [`LockFn`] as u8 (holds).
+    pub lock_fn: u8,
+    /// How many `lock:contention_begin` fired on `rtnl_mutex` for this task during its wait.
+    pub contention_begins: u8,
+    /// Kernel thread id (`pid` in kernel terms).
+    pub tid: u32,
+    /// Process id (`tgid`).
+    pub tgid: u32,
+    /// Requests: return value of `rtnetlink_rcv_msg`.
+    pub ret: i32,
+    pub msg: MsgKey,
+    /// Requests: entry of `rtnetlink_rcv_msg`. Holds: entry of the lock call (wait start).
+    pub t_start: u64,
+    /// Holds: the lock call returned with the lock taken. Requests: same as `t_start`.
+    pub t_acquired: u64,
+    /// Requests: return of `rtnetlink_rcv_msg`. Holds: entry of `mutex_unlock`.
+    pub t_end: u64,
+    /// Holds: time spent in RCU grace-period waits while holding RTNL.
+    pub gp_ns: u64,
+    /// Holds: number of grace-period waits.
+    pub gp_count: u32,
+    /// Holds with origin Other: id in the STACKS map, or negative (no stack).
+    pub stack_id: i32,
+    pub comm: [u8; 16],
+}
+
+impl Event {
+    pub const fn zeroed() -> Self {
+        Event {
+            kind: 0,
+            origin: 0,
+            lock_fn: 0,
+            contention_begins: 0,
+            tid: 0,
+            tgid: 0,
+            ret: 0,
+            msg: MsgKey {
+                nlmsg_type: 0,
+                nlmsg_flags: 0,
+                family: 0,
+                _pad: [0; 3],
+                req_tid: 0,
+                req_start: 0,
+            },
+            t_start: 0,
+            t_acquired: 0,
+            t_end: 0,
+            gp_ns: 0,
+            gp_count: 0,
+            stack_id: -1,
+            comm: [0; 16],
+        }
+    }
+}
+
+/// Size of one ring-buffer record.
+pub const EVENT_SIZE: usize = core::mem::size_of::<Event>();
+
+/// Indexes into the per-CPU `STATS` array (counters kept in the kernel).
+pub mod stat {
+    /// Events that could not be reserved in the ring buffer (lost).
+    pub const LOST_EVENTS: u32 = 0;
+    /// `lock:contention_begin` on `rtnl_mutex`.
+    pub const CONTENTION_BEGIN: u32 = 1;
+    /// `lock:contention_end` on `rtnl_mutex`.
+    pub const CONTENTION_END: u32 = 2;
+    /// Releases seen without a matching acquisition (capture started while RTNL was held).
+    pub const UNMATCHED_RELEASE: u32 = 3;
+    /// Calls of `rtnetlink_rcv_msg` seen at entry.
+    pub const REQUESTS_ENTERED: u32 = 4;
+    /// Acquisitions of `rtnl_mutex` seen.
+    pub const ACQUISITIONS: u32 = 5;
+    pub const COUNT: u32 = 8;
+}
+
+/// Names of maps and globals, as the eBPF object spells them.
+pub mod names {
+    pub const EVENTS: &str = "EVENTS";
+    pub const STATS: &str = "STATS";
+    pub const STACKS: &str = "STACKS";
+    pub const RTNL_MUTEX: &str = "RTNL_MUTEX";
+}
+
+/// Netlink constants the programs and the model need.
+pub mod nl {
+    pub const NLM_F_ROOT: u16 = 0x100;
+    pub const NLM_F_MATCH: u16 = 0x200;
+    pub const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
+    /// The first byte after `struct nlmsghdr` (16 bytes) is the family of every rtnetlink message.
+    pub const FAMILY_OFFSET: usize = 16;
+    /// `family` when the message is too short to carry one.
+    pub const NO_FAMILY: u8 = 0xff;
+}
+
+#[cfg(feature = "user")]
+mod user {
+    // SAFETY: plain #[repr(C)] data made of integers and byte arrays, valid for any bit pattern.
+    unsafe impl aya::Pod for super::Event {}
+    unsafe impl aya::Pod for super::MsgKey {}
+}

@@ -1,0 +1,474 @@
+//! rtnlprof's eBPF programs (fentry/fexit, for kernels that allow BPF trampolines).
+//!
+//! * `rtnetlink_rcv_msg` entry/exit: one Request event per netlink message, and the per-task
+//!   "current request" every RTNL hold taken meanwhile is attributed to.
+//! * `mutex_lock*` / `mutex_trylock` / `mutex_unlock` filtered on `&rtnl_mutex` (RTNL_MUTEX, set by
+//!   the loader from /proc/kallsyms): `rtnl_lock()` is inlined into its callers on distro kernels, so
+//!   the mutex entry points are the only hooks that see every acquisition.
+//! * `lock:contention_begin/end`: whether (and how often) a waiter had to sleep or spin.
+//! * `synchronize_rcu*`, `synchronize_net`, `rcu_barrier`: grace-period waits inside a hold.
+//! * `netlink_dump`: dump continuations read from `recvmsg`, attributed to the dump's request.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    Global,
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    macros::{fentry, fexit, map, tracepoint},
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf, StackTrace},
+    programs::{FEntryContext, FExitContext, TracePointContext, tracing::StackIdContext},
+};
+use profiler_common::{Event, EventKind, LockFn, MsgKey, Origin, nl, stat};
+
+/// Address of `rtnl_mutex`, from /proc/kallsyms; set by the loader.
+#[unsafe(no_mangle)]
+static RTNL_MUTEX: Global<u64> = Global::new(0);
+
+#[map(name = "EVENTS")]
+static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+
+#[map(name = "STATS")]
+static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stat::COUNT, 0);
+
+#[map(name = "STACKS")]
+static STACKS: StackTrace = StackTrace::with_max_entries(4096, 0);
+
+/// The current holder of RTNL. The mutex itself serialises writers of this slot: only the task
+/// that acquired it writes it, and only until its own `mutex_unlock` entry.
+#[map(name = "HOLDER")]
+static HOLDER: Array<Event> = Array::with_max_entries(1, 0);
+
+/// Per-thread state.
+#[repr(C)]
+#[derive(Copy, Clone)]
+struct Task {
+    /// The rtnetlink request this thread is inside (valid when `in_req` != 0).
+    req: MsgKey,
+    /// The dump this thread is continuing from recvmsg (valid when `in_dump` != 0).
+    dump: MsgKey,
+    in_req: u8,
+    in_dump: u8,
+    /// LockFn of the lock call in progress (0: none).
+    locking: u8,
+    contention_begins: u8,
+    /// Stack id captured at the lock call's entry (holds outside requests).
+    stack_id: i32,
+    lock_start: u64,
+    gp_depth: u32,
+    _pad: u32,
+    gp_start: u64,
+}
+
+const TASK_ZERO: Task = Task {
+    req: MsgKey {
+        nlmsg_type: 0,
+        nlmsg_flags: 0,
+        family: 0,
+        _pad: [0; 3],
+        req_tid: 0,
+        req_start: 0,
+    },
+    dump: MsgKey {
+        nlmsg_type: 0,
+        nlmsg_flags: 0,
+        family: 0,
+        _pad: [0; 3],
+        req_tid: 0,
+        req_start: 0,
+    },
+    in_req: 0,
+    in_dump: 0,
+    locking: 0,
+    contention_begins: 0,
+    stack_id: -1,
+    lock_start: 0,
+    gp_depth: 0,
+    _pad: 0,
+    gp_start: 0,
+};
+
+#[map(name = "TASKS")]
+static TASKS: LruHashMap<u32, Task> = LruHashMap::with_max_entries(16384, 0);
+
+/// Netlink socket (`struct sock *`) -> the rtnetlink dump request it is serving.
+#[map(name = "DUMPS")]
+static DUMPS: LruHashMap<u64, MsgKey> = LruHashMap::with_max_entries(4096, 0);
+
+#[inline(always)]
+fn bump(idx: u32) {
+    if let Some(p) = STATS.get_ptr_mut(idx) {
+        unsafe { *p += 1 };
+    }
+}
+
+#[inline(always)]
+fn tid() -> u32 {
+    bpf_get_current_pid_tgid() as u32
+}
+
+#[inline(always)]
+fn task_mut(tid: u32) -> Option<*mut Task> {
+    if let Some(t) = TASKS.get_ptr_mut(tid) {
+        return Some(t);
+    }
+    TASKS.insert(tid, TASK_ZERO, 0).ok()?;
+    TASKS.get_ptr_mut(tid)
+}
+
+#[inline(always)]
+fn is_rtnl(lock: u64) -> bool {
+    let want = RTNL_MUTEX.load();
+    want != 0 && lock == want
+}
+
+#[inline(always)]
+fn is_dump(key: &MsgKey) -> bool {
+    // Dumps are GET requests (type % 4 == 2) with NLM_F_DUMP set, as rtnetlink_rcv_msg decides.
+    key.nlmsg_type % 4 == 2 && (key.nlmsg_flags & nl::NLM_F_DUMP) == nl::NLM_F_DUMP
+}
+
+fn emit(ev: &Event) {
+    match EVENTS.reserve::<Event>(0) {
+        Some(mut slot) => {
+            slot.write(*ev);
+            slot.submit(0);
+        }
+        None => bump(stat::LOST_EVENTS),
+    }
+}
+
+// ---- requests -------------------------------------------------------------------------------
+
+#[fentry(function = "rtnetlink_rcv_msg")]
+pub fn rtnetlink_rcv_msg_entry(ctx: FEntryContext) -> u32 {
+    let _ = try_req_entry(&ctx);
+    0
+}
+
+fn try_req_entry(ctx: &FEntryContext) -> Result<(), i64> {
+    let nlh: *const u8 = ctx.arg(1);
+    let len: u32 = unsafe { bpf_probe_read_kernel(nlh as *const u32)? };
+    let nlmsg_type: u16 = unsafe { bpf_probe_read_kernel(nlh.add(4) as *const u16)? };
+    let nlmsg_flags: u16 = unsafe { bpf_probe_read_kernel(nlh.add(6) as *const u16)? };
+    let family: u8 = if len as usize > nl::FAMILY_OFFSET {
+        unsafe { bpf_probe_read_kernel(nlh.add(nl::FAMILY_OFFSET))? }
+    } else {
+        nl::NO_FAMILY
+    };
+    let tid = tid();
+    bump(stat::REQUESTS_ENTERED);
+    let t = task_mut(tid).ok_or(0)?;
+    unsafe {
+        (*t).req = MsgKey {
+            nlmsg_type,
+            nlmsg_flags,
+            family,
+            _pad: [0; 3],
+            req_tid: tid,
+            req_start: bpf_ktime_get_ns(),
+        };
+        (*t).in_req = 1;
+    }
+    Ok(())
+}
+
+#[fexit(function = "rtnetlink_rcv_msg")]
+pub fn rtnetlink_rcv_msg_exit(ctx: FExitContext) -> u32 {
+    let now = unsafe { bpf_ktime_get_ns() };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    let Some(t) = TASKS.get_ptr_mut(tid) else {
+        return 0;
+    };
+    let t = unsafe { &mut *t };
+    if t.in_req == 0 {
+        return 0;
+    }
+    t.in_req = 0;
+    let ret: i32 = ctx.arg::<i64>(3) as i32;
+    let mut ev = Event::zeroed();
+    ev.kind = EventKind::Request as u8;
+    ev.tid = tid;
+    ev.tgid = (pid_tgid >> 32) as u32;
+    ev.ret = ret;
+    ev.msg = t.req;
+    ev.t_start = t.req.req_start;
+    ev.t_acquired = t.req.req_start;
+    ev.t_end = now;
+    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    emit(&ev);
+    0
+}
+
+// ---- dumps continued from recvmsg -----------------------------------------------------------
+
+#[fentry(function = "netlink_dump")]
+pub fn netlink_dump_entry(ctx: FEntryContext) -> u32 {
+    let sk: u64 = ctx.arg(0);
+    let Some(t) = task_mut(tid()) else {
+        return 0;
+    };
+    let t = unsafe { &mut *t };
+    if t.in_req != 0 {
+        // First part of a dump, inside rtnetlink_rcv_msg: remember which request this socket serves.
+        if is_dump(&t.req) {
+            let _ = DUMPS.insert(sk, t.req, 0);
+        }
+    } else if let Some(k) = unsafe { DUMPS.get(sk) } {
+        t.dump = *k;
+        t.in_dump = 1;
+    }
+    0
+}
+
+#[fexit(function = "netlink_dump")]
+pub fn netlink_dump_exit(_ctx: FExitContext) -> u32 {
+    if let Some(t) = TASKS.get_ptr_mut(tid()) {
+        unsafe { (*t).in_dump = 0 };
+    }
+    0
+}
+
+// ---- rtnl_mutex -----------------------------------------------------------------------------
+
+fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
+    if !is_rtnl(lock) {
+        return;
+    }
+    let Some(t) = task_mut(tid()) else {
+        return;
+    };
+    let t = unsafe { &mut *t };
+    t.locking = f as u8;
+    t.contention_begins = 0;
+    t.stack_id = if t.in_req == 0 && t.in_dump == 0 {
+        ctx.get_stackid(&STACKS, 0).map(|id| id as i32).unwrap_or(-1)
+    } else {
+        -1
+    };
+    t.lock_start = unsafe { bpf_ktime_get_ns() };
+}
+
+/// The lock call returned; `taken` tells whether it holds RTNL now.
+fn lock_exit(lock: u64, taken: bool) {
+    if !is_rtnl(lock) {
+        return;
+    }
+    let now = unsafe { bpf_ktime_get_ns() };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    let Some(t) = TASKS.get_ptr_mut(tid) else {
+        return;
+    };
+    let t = unsafe { &mut *t };
+    if t.locking == 0 {
+        return; // entry not seen (capture started mid-call)
+    }
+    let mut ev = Event::zeroed();
+    ev.tid = tid;
+    ev.tgid = (pid_tgid >> 32) as u32;
+    ev.lock_fn = t.locking;
+    ev.contention_begins = t.contention_begins;
+    ev.t_start = t.lock_start;
+    ev.t_acquired = now;
+    ev.stack_id = t.stack_id;
+    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    if t.in_req != 0 {
+        ev.msg = t.req;
+        ev.origin = if is_dump(&t.req) {
+            Origin::DumpStart as u8
+        } else {
+            Origin::Doit as u8
+        };
+    } else if t.in_dump != 0 {
+        ev.msg = t.dump;
+        ev.origin = Origin::DumpContinue as u8;
+    } else {
+        ev.origin = Origin::Other as u8;
+    }
+    t.locking = 0;
+    if taken {
+        bump(stat::ACQUISITIONS);
+        ev.kind = EventKind::Hold as u8;
+        if let Some(h) = HOLDER.get_ptr_mut(0) {
+            unsafe { *h = ev };
+        }
+    } else if ev.lock_fn == LockFn::Trylock as u8 {
+        ev.kind = EventKind::TrylockFailed as u8;
+        ev.t_end = now;
+        emit(&ev);
+    }
+}
+
+#[fentry(function = "mutex_lock")]
+pub fn mutex_lock_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Lock);
+    0
+}
+
+#[fexit(function = "mutex_lock")]
+pub fn mutex_lock_exit(ctx: FExitContext) -> u32 {
+    lock_exit(ctx.arg(0), true);
+    0
+}
+
+#[fentry(function = "mutex_lock_interruptible")]
+pub fn mutex_lock_interruptible_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Interruptible);
+    0
+}
+
+#[fexit(function = "mutex_lock_interruptible")]
+pub fn mutex_lock_interruptible_exit(ctx: FExitContext) -> u32 {
+    let ret: i64 = ctx.arg(1);
+    lock_exit(ctx.arg(0), ret as i32 == 0);
+    0
+}
+
+#[fentry(function = "mutex_lock_killable")]
+pub fn mutex_lock_killable_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Killable);
+    0
+}
+
+#[fexit(function = "mutex_lock_killable")]
+pub fn mutex_lock_killable_exit(ctx: FExitContext) -> u32 {
+    let ret: i64 = ctx.arg(1);
+    lock_exit(ctx.arg(0), ret as i32 == 0);
+    0
+}
+
+#[fentry(function = "mutex_trylock")]
+pub fn mutex_trylock_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Trylock);
+    0
+}
+
+#[fexit(function = "mutex_trylock")]
+pub fn mutex_trylock_exit(ctx: FExitContext) -> u32 {
+    let ret: i64 = ctx.arg(1);
+    lock_exit(ctx.arg(0), ret as i32 == 1);
+    0
+}
+
+#[fentry(function = "mutex_unlock")]
+pub fn mutex_unlock_entry(ctx: FEntryContext) -> u32 {
+    let lock: u64 = ctx.arg(0);
+    if !is_rtnl(lock) {
+        return 0;
+    }
+    let now = unsafe { bpf_ktime_get_ns() };
+    let Some(h) = HOLDER.get_ptr_mut(0) else {
+        return 0;
+    };
+    let h = unsafe { &mut *h };
+    if h.kind != EventKind::Hold as u8 || h.tid != tid() {
+        bump(stat::UNMATCHED_RELEASE);
+        return 0;
+    }
+    h.t_end = now;
+    emit(h);
+    h.kind = 0;
+    0
+}
+
+// ---- contention -----------------------------------------------------------------------------
+
+/// `lock:contention_begin`: `void *lock_addr` at offset 8, `unsigned int flags` at 16.
+#[tracepoint(category = "lock", name = "contention_begin")]
+pub fn contention_begin(ctx: TracePointContext) -> u32 {
+    let lock: u64 = unsafe { ctx.read_at(8) }.unwrap_or(0);
+    if !is_rtnl(lock) {
+        return 0;
+    }
+    bump(stat::CONTENTION_BEGIN);
+    if let Some(t) = TASKS.get_ptr_mut(tid()) {
+        let t = unsafe { &mut *t };
+        if t.locking != 0 && t.contention_begins < u8::MAX {
+            t.contention_begins += 1;
+        }
+    }
+    0
+}
+
+#[tracepoint(category = "lock", name = "contention_end")]
+pub fn contention_end(ctx: TracePointContext) -> u32 {
+    let lock: u64 = unsafe { ctx.read_at(8) }.unwrap_or(0);
+    if is_rtnl(lock) {
+        bump(stat::CONTENTION_END);
+    }
+    0
+}
+
+// ---- RCU grace periods under RTNL -----------------------------------------------------------
+
+fn gp_entry() {
+    let tid = tid();
+    let Some(h) = HOLDER.get(0) else { return };
+    if h.kind != EventKind::Hold as u8 || h.tid != tid {
+        return;
+    }
+    let Some(t) = task_mut(tid) else { return };
+    let t = unsafe { &mut *t };
+    if t.gp_depth == 0 {
+        t.gp_start = unsafe { bpf_ktime_get_ns() };
+    }
+    t.gp_depth += 1;
+}
+
+fn gp_exit() {
+    let now = unsafe { bpf_ktime_get_ns() };
+    let tid = tid();
+    let Some(t) = TASKS.get_ptr_mut(tid) else {
+        return;
+    };
+    let t = unsafe { &mut *t };
+    if t.gp_depth == 0 {
+        return;
+    }
+    t.gp_depth -= 1;
+    if t.gp_depth != 0 {
+        return;
+    }
+    if let Some(h) = HOLDER.get_ptr_mut(0) {
+        let h = unsafe { &mut *h };
+        if h.kind == EventKind::Hold as u8 && h.tid == tid {
+            h.gp_ns += now - t.gp_start;
+            h.gp_count += 1;
+        }
+    }
+}
+
+macro_rules! gp_probe {
+    ($func:literal, $entry:ident, $exit:ident) => {
+        #[fentry(function = $func)]
+        pub fn $entry(_ctx: FEntryContext) -> u32 {
+            gp_entry();
+            0
+        }
+        #[fexit(function = $func)]
+        pub fn $exit(_ctx: FExitContext) -> u32 {
+            gp_exit();
+            0
+        }
+    };
+}
+
+gp_probe!("synchronize_rcu", synchronize_rcu_entry, synchronize_rcu_exit);
+gp_probe!(
+    "synchronize_rcu_expedited",
+    synchronize_rcu_expedited_entry,
+    synchronize_rcu_expedited_exit
+);
+gp_probe!("synchronize_net", synchronize_net_entry, synchronize_net_exit);
+gp_probe!("rcu_barrier", rcu_barrier_entry, rcu_barrier_exit);
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,136 @@
+//! /proc/kallsyms: the address of `rtnl_mutex`, and kernel addresses to function names.
+
+use std::io::BufRead;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    pub addr: u64,
+    pub kind: char,
+    pub name: String,
+}
+
+/// Kernel symbols sorted by address.
+#[derive(Debug, Default, Clone)]
+pub struct Kallsyms {
+    syms: Vec<Symbol>,
+}
+
+impl Kallsyms {
+    /// Parses kallsyms text: `ffffffff81000000 T _stext [module]` per line. Lines that do not
+    /// parse are skipped.
+    pub fn parse(reader: impl BufRead) -> std::io::Result<Self> {
+        let mut syms = Vec::new();
+        for line in reader.lines() {
+            let line = line?;
+            let mut it = line.split_whitespace();
+            let (Some(addr), Some(kind), Some(name)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let Ok(addr) = u64::from_str_radix(addr, 16) else {
+                continue;
+            };
+            let Some(kind) = kind.chars().next() else {
+                continue;
+            };
+            syms.push(Symbol {
+                addr,
+                kind,
+                name: name.to_owned(),
+            });
+        }
+        syms.sort_by_key(|s| s.addr);
+        Ok(Kallsyms { syms })
+    }
+
+    pub fn load() -> std::io::Result<Self> {
+        let f = std::fs::File::open("/proc/kallsyms")?;
+        Self::parse(std::io::BufReader::new(f))
+    }
+
+    /// The address of a symbol by name (0 when kallsyms hides addresses from this user).
+    pub fn addr_of(&self, name: &str) -> Option<u64> {
+        self.syms.iter().find(|s| s.name == name).map(|s| s.addr)
+    }
+
+    /// Every address reads as 0 when kptr_restrict hides them from this user.
+    pub fn addresses_hidden(&self) -> bool {
+        !self.syms.is_empty() && self.syms.iter().all(|s| s.addr == 0)
+    }
+
+    /// The function containing `addr`.
+    pub fn function_at(&self, addr: u64) -> Option<&str> {
+        let idx = self.syms.partition_point(|s| s.addr <= addr);
+        self.syms[..idx]
+            .iter()
+            .rev()
+            .find(|s| matches!(s.kind, 't' | 'T' | 'w' | 'W'))
+            .map(|s| s.name.as_str())
+    }
+
+    /// The caller that a hold outside rtnetlink is attributed to: the first frame that is not the
+    /// mutex, RTNL or BPF machinery itself.
+    pub fn caller_of(&self, frames: &[u64]) -> Option<String> {
+        frames
+            .iter()
+            .filter_map(|&ip| self.function_at(ip))
+            .find(|name| !is_lock_helper(name))
+            .map(str::to_owned)
+    }
+}
+
+/// Frames skipped when naming the caller of a hold.
+fn is_lock_helper(name: &str) -> bool {
+    name.starts_with("mutex_")
+        || name.starts_with("__mutex_")
+        || name.starts_with("rtnl_lock")
+        || name.starts_with("rtnl_trylock")
+        || name.starts_with("rtnl_net_lock")
+        || name.starts_with("__rtnl_lock")
+        || name.starts_with("bpf_")
+        || name.starts_with("__bpf_")
+        || name.starts_with("bpf_trampoline")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+ffffffff81000000 T _stext
+ffffffff81100000 T mutex_lock
+ffffffff81100100 T rtnl_lock
+ffffffff81200000 t dev_ioctl
+ffffffff81200400 T devinet_ioctl
+ffffffff82000000 b rtnl_mutex
+ffffffffc0000000 t bpf_trampoline_6442 [bpf]
+garbage line
+";
+
+    fn syms() -> Kallsyms {
+        Kallsyms::parse(TEXT.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn finds_data_and_functions() {
+        let k = syms();
+        assert_eq!(k.addr_of("rtnl_mutex"), Some(0xffffffff82000000));
+        assert_eq!(k.function_at(0xffffffff81200010), Some("dev_ioctl"));
+        // rtnl_mutex is data: an address after it still belongs to the last function before.
+        assert_eq!(k.function_at(0xffffffff82000010), Some("devinet_ioctl"));
+        assert_eq!(k.function_at(0x10), None);
+        assert!(!k.addresses_hidden());
+    }
+
+    #[test]
+    fn caller_skips_lock_and_bpf_frames() {
+        let k = syms();
+        let frames = [0xffffffffc0000010, 0xffffffff81100010, 0xffffffff81100110, 0xffffffff81200410];
+        assert_eq!(k.caller_of(&frames).as_deref(), Some("devinet_ioctl"));
+    }
+
+    #[test]
+    fn hidden_addresses_are_detected() {
+        let k = Kallsyms::parse("0000000000000000 T a\n0000000000000000 b rtnl_mutex\n".as_bytes()).unwrap();
+        assert!(k.addresses_hidden());
+    }
+}

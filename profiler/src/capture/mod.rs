@@ -1,0 +1,288 @@
+//! The only code that touches the kernel: loads the eBPF object, attaches its programs, reads the
+//! ring buffer and the in-kernel counters. Everything is detached when [`Capture`] is dropped (the
+//! links are file descriptors, so the kernel also detaches them if the process dies).
+
+pub mod kallsyms;
+
+use std::collections::HashMap;
+
+use aya::{
+    maps::{MapData, PerCpuArray, RingBuf, StackTraceMap},
+    programs::{FEntry, FExit, TracePoint},
+    Btf, Ebpf, EbpfLoader,
+};
+use profiler_common::{names, stat};
+
+pub use kallsyms::Kallsyms;
+
+use crate::events::{DecodeError, Record};
+
+/// The eBPF object, built from profiler-ebpf by build.rs.
+static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/rtnlprof.bpf.o"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("rtnlprof needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load eBPF programs")]
+    NotRoot,
+    #[error("cannot read /proc/kallsyms: {0}")]
+    Kallsyms(std::io::Error),
+    #[error("/proc/kallsyms hides addresses from this user (kernel.kptr_restrict): run as root")]
+    AddressesHidden,
+    #[error(
+        "rtnl_mutex is not in /proc/kallsyms (kernel built without CONFIG_KALLSYMS_ALL?): \
+         the fentry capture cannot find the lock"
+    )]
+    NoRtnlMutex,
+    #[error("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {0}")]
+    Btf(String),
+    #[error("cannot load the eBPF object: {0}")]
+    Object(String),
+    #[error("cannot load program {program} for {target}: {cause}")]
+    Load {
+        program: &'static str,
+        target: &'static str,
+        cause: String,
+    },
+    #[error("cannot attach program {program} to {target}: {cause}")]
+    Attach {
+        program: &'static str,
+        target: &'static str,
+        cause: String,
+    },
+    #[error("ring buffer size {0} is not a power of two of at least 4096 bytes")]
+    RingSize(u32),
+}
+
+#[derive(Clone, Copy)]
+enum Hook {
+    FEntry,
+    FExit,
+    TracePoint(&'static str, &'static str),
+}
+
+struct ProgSpec {
+    program: &'static str,
+    target: &'static str,
+    hook: Hook,
+    /// Without it the capture is wrong, not only poorer: fail instead of skipping.
+    required: bool,
+}
+
+const fn prog(program: &'static str, target: &'static str, hook: Hook, required: bool) -> ProgSpec {
+    ProgSpec {
+        program,
+        target,
+        hook,
+        required,
+    }
+}
+
+/// Every program in the object, what it hooks, and whether the capture can do without it.
+const PROGRAMS: &[ProgSpec] = &[
+    prog("rtnetlink_rcv_msg_entry", "rtnetlink_rcv_msg", Hook::FEntry, true),
+    prog("rtnetlink_rcv_msg_exit", "rtnetlink_rcv_msg", Hook::FExit, true),
+    prog("mutex_lock_entry", "mutex_lock", Hook::FEntry, true),
+    prog("mutex_lock_exit", "mutex_lock", Hook::FExit, true),
+    prog("mutex_unlock_entry", "mutex_unlock", Hook::FEntry, true),
+    prog("mutex_lock_interruptible_entry", "mutex_lock_interruptible", Hook::FEntry, false),
+    prog("mutex_lock_interruptible_exit", "mutex_lock_interruptible", Hook::FExit, false),
+    prog("mutex_lock_killable_entry", "mutex_lock_killable", Hook::FEntry, false),
+    prog("mutex_lock_killable_exit", "mutex_lock_killable", Hook::FExit, false),
+    prog("mutex_trylock_entry", "mutex_trylock", Hook::FEntry, false),
+    prog("mutex_trylock_exit", "mutex_trylock", Hook::FExit, false),
+    prog("netlink_dump_entry", "netlink_dump", Hook::FEntry, false),
+    prog("netlink_dump_exit", "netlink_dump", Hook::FExit, false),
+    prog("synchronize_rcu_entry", "synchronize_rcu", Hook::FEntry, false),
+    prog("synchronize_rcu_exit", "synchronize_rcu", Hook::FExit, false),
+    prog("synchronize_rcu_expedited_entry", "synchronize_rcu_expedited", Hook::FEntry, false),
+    prog("synchronize_rcu_expedited_exit", "synchronize_rcu_expedited", Hook::FExit, false),
+    prog("synchronize_net_entry", "synchronize_net", Hook::FEntry, false),
+    prog("synchronize_net_exit", "synchronize_net", Hook::FExit, false),
+    prog("rcu_barrier_entry", "rcu_barrier", Hook::FEntry, false),
+    prog("rcu_barrier_exit", "rcu_barrier", Hook::FExit, false),
+    prog(
+        "contention_begin",
+        "lock:contention_begin",
+        Hook::TracePoint("lock", "contention_begin"),
+        false,
+    ),
+    prog(
+        "contention_end",
+        "lock:contention_end",
+        Hook::TracePoint("lock", "contention_end"),
+        false,
+    ),
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct CaptureOptions {
+    /// Ring buffer size in bytes (power of two, >= 4096).
+    pub ring_bytes: u32,
+}
+
+/// Counters kept in the kernel, summed over CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelStats {
+    pub lost_events: u64,
+    pub contention_begin: u64,
+    pub contention_end: u64,
+    pub unmatched_release: u64,
+    pub requests_entered: u64,
+    pub acquisitions: u64,
+}
+
+/// A running capture. Dropping it detaches every program.
+pub struct Capture {
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    stats: PerCpuArray<MapData, u64>,
+    stacks: StackTraceMap<MapData>,
+    kallsyms: Kallsyms,
+    callers: HashMap<i32, String>,
+    pub rtnl_mutex: u64,
+    /// (target, why) of optional hooks this kernel could not take.
+    pub skipped: Vec<(&'static str, String)>,
+    /// Records that failed to decode (never expected; counted, not hidden).
+    pub decode_errors: u64,
+}
+
+impl Capture {
+    pub fn start(opts: &CaptureOptions) -> Result<Capture, CaptureError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(CaptureError::NotRoot);
+        }
+        if opts.ring_bytes < 4096 || !opts.ring_bytes.is_power_of_two() {
+            return Err(CaptureError::RingSize(opts.ring_bytes));
+        }
+        let kallsyms = Kallsyms::load().map_err(CaptureError::Kallsyms)?;
+        if kallsyms.addresses_hidden() {
+            return Err(CaptureError::AddressesHidden);
+        }
+        let rtnl_mutex = kallsyms
+            .addr_of("rtnl_mutex")
+            .ok_or(CaptureError::NoRtnlMutex)?;
+        let btf = Btf::from_sys_fs().map_err(|e| CaptureError::Btf(e.to_string()))?;
+
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .override_global(names::RTNL_MUTEX, &rtnl_mutex, true)
+            .map_max_entries(names::EVENTS, opts.ring_bytes)
+            .load(BPF_OBJECT)
+            .map_err(|e| CaptureError::Object(format!("{e:#}")))?;
+
+        let mut skipped = Vec::new();
+        for spec in PROGRAMS {
+            match attach(&mut ebpf, spec, &btf) {
+                Ok(()) => {}
+                Err(e) if !spec.required => skipped.push((spec.target, e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+
+        let ring = RingBuf::try_from(ebpf.take_map(names::EVENTS).expect("EVENTS map"))
+            .map_err(|e| CaptureError::Object(e.to_string()))?;
+        let stats = PerCpuArray::try_from(ebpf.take_map(names::STATS).expect("STATS map"))
+            .map_err(|e| CaptureError::Object(e.to_string()))?;
+        let stacks = StackTraceMap::try_from(ebpf.take_map(names::STACKS).expect("STACKS map"))
+            .map_err(|e| CaptureError::Object(e.to_string()))?;
+        Ok(Capture {
+            _ebpf: ebpf,
+            ring,
+            stats,
+            stacks,
+            kallsyms,
+            callers: HashMap::new(),
+            rtnl_mutex,
+            skipped,
+            decode_errors: 0,
+        })
+    }
+
+    /// Moves every record now in the ring buffer into `out`; returns how many.
+    pub fn drain(&mut self, out: &mut Vec<Record>) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            match Record::decode(&item) {
+                Ok(r) => {
+                    out.push(r);
+                    n += 1;
+                }
+                Err(DecodeError::Size(_) | DecodeError::Kind(_))
+                | Err(DecodeError::Origin(_) | DecodeError::LockFn(_)) => self.decode_errors += 1,
+            }
+        }
+        n
+    }
+
+    pub fn kernel_stats(&self) -> KernelStats {
+        let get = |idx: u32| -> u64 {
+            self.stats
+                .get(&idx, 0)
+                .map(|v| v.iter().sum())
+                .unwrap_or(0)
+        };
+        KernelStats {
+            lost_events: get(stat::LOST_EVENTS),
+            contention_begin: get(stat::CONTENTION_BEGIN),
+            contention_end: get(stat::CONTENTION_END),
+            unmatched_release: get(stat::UNMATCHED_RELEASE),
+            requests_entered: get(stat::REQUESTS_ENTERED),
+            acquisitions: get(stat::ACQUISITIONS),
+        }
+    }
+
+    /// The kernel caller of a hold taken outside rtnetlink, from its stack id (cached).
+    pub fn caller(&mut self, stack_id: i32) -> String {
+        if stack_id < 0 {
+            return "(no stack)".into();
+        }
+        if let Some(c) = self.callers.get(&stack_id) {
+            return c.clone();
+        }
+        let name = match self.stacks.get(&(stack_id as u32), 0) {
+            Ok(trace) => {
+                let ips: Vec<u64> = trace.frames().iter().map(|f| f.ip).collect();
+                self.kallsyms
+                    .caller_of(&ips)
+                    .unwrap_or_else(|| "(unknown caller)".into())
+            }
+            Err(_) => "(stack lost)".into(),
+        };
+        self.callers.insert(stack_id, name.clone());
+        name
+    }
+}
+
+fn attach(ebpf: &mut Ebpf, spec: &ProgSpec, btf: &Btf) -> Result<(), CaptureError> {
+    let load_err = |cause: String| CaptureError::Load {
+        program: spec.program,
+        target: spec.target,
+        cause,
+    };
+    let attach_err = |cause: String| CaptureError::Attach {
+        program: spec.program,
+        target: spec.target,
+        cause,
+    };
+    let program = ebpf
+        .program_mut(spec.program)
+        .ok_or_else(|| load_err("not in the eBPF object".into()))?;
+    match spec.hook {
+        Hook::FEntry => {
+            let p: &mut FEntry = program.try_into().map_err(|e| load_err(format!("{e}")))?;
+            p.load(spec.target, btf).map_err(|e| load_err(format!("{e}")))?;
+            p.attach().map_err(|e| attach_err(format!("{e}")))?;
+        }
+        Hook::FExit => {
+            let p: &mut FExit = program.try_into().map_err(|e| load_err(format!("{e}")))?;
+            p.load(spec.target, btf).map_err(|e| load_err(format!("{e}")))?;
+            p.attach().map_err(|e| attach_err(format!("{e}")))?;
+        }
+        Hook::TracePoint(category, name) => {
+            let p: &mut TracePoint = program.try_into().map_err(|e| load_err(format!("{e}")))?;
+            p.load().map_err(|e| load_err(format!("{e}")))?;
+            p.attach(category, name).map_err(|e| attach_err(format!("{e}")))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! One module per subcommand; this is where errors become exit codes.
+
+pub mod check;
+pub mod stat;
+
+use crate::cli::{Cli, Command};
+
+/// Exit code of a failure: 2 for bad input (usage, files), 1 for everything else.
+pub const EXIT_FAILURE: i32 = 1;
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Stat(args) => stat::run(&args),
+    }
+}
+
+pub fn exit_code_for(_err: &anyhow::Error) -> i32 {
+    EXIT_FAILURE
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
+pub fn monotonic_ns() -> u64 {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("monotonic clock");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+}

@@ -1,0 +1,3 @@
+//! Pure renders of the model.
+
+pub mod summary;

@@ -1,0 +1,133 @@
+//! `cargo xtask test`: fmt, clippy, the host's unit tests, then the integration tests inside the
+//! QEMU guests on every kernel series. Ends with one line: `test: N passed, N failed`.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use anyhow::{Context, Result};
+
+use crate::{build, setup, util, vm};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Kernel series for the guest tests: 6.1, 6.12 or all.
+    #[arg(long, default_value = "all")]
+    pub kernel: String,
+    /// Only guest tests whose name contains this.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Seconds before a guest that has not finished is killed.
+    #[arg(long, default_value_t = 1200)]
+    pub timeout: u64,
+}
+
+#[derive(Default, Debug, PartialEq, Eq)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    runs: u64,
+}
+
+impl Tally {
+    /// Adds a libtest summary line: `test result: ok. 5 passed; 0 failed; ...`.
+    fn line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        let num = |word: &str| -> u64 {
+            rest.split(';')
+                .find_map(|part| {
+                    let part = part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ");
+                    part.strip_suffix(word)?.trim().parse().ok()
+                })
+                .unwrap_or(0)
+        };
+        self.passed += num("passed");
+        self.failed += num("failed");
+        self.runs += 1;
+    }
+}
+
+/// Runs a command, echoing its stdout and tallying libtest summaries; returns its success.
+fn run_tallied(cmd: &mut Command, prefix: &str, tally: &mut Tally) -> Result<bool> {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().context("spawning cargo")?;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line?;
+        println!("{prefix}{line}");
+        tally.line(&line);
+    }
+    Ok(child.wait()?.success())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(util::root());
+    c
+}
+
+pub fn run(o: &Options) -> Result<i32> {
+    let t0 = Instant::now();
+    setup::ensure()?;
+    let step = |name: &str| eprintln!("== {name} ({:.0} s)", t0.elapsed().as_secs_f64());
+
+    step("cargo fmt --check");
+    util::exec(cargo().args(["fmt", "--all", "--check"]))?;
+    step("cargo clippy --all-targets -- -D warnings");
+    util::exec(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    util::exec(cargo().args(["clippy", "--package", "rtnlprof", "--test", "guest", "--", "-D", "warnings"]))?;
+
+    let mut total = Tally::default();
+    let mut broken: Vec<String> = Vec::new();
+    step("unit tests (host)");
+    if !run_tallied(cargo().arg("test"), "", &mut total)? {
+        broken.push("host unit tests".into());
+    }
+
+    step("building the guest binaries");
+    let bins = build::guest_binaries(true)?;
+    let mut cmd = vec!["/usr/bin/rtnlprof-guest-tests".to_owned(), "--test-threads=1".to_owned()];
+    if let Some(f) = &o.filter {
+        cmd.push(f.clone());
+    }
+    let cmd = vm::shell_join(&cmd);
+    for k in vm::kernels(&o.kernel)? {
+        step(&format!("integration tests in the {} guest ({})", k.series, k.release));
+        let mut tally = Tally::default();
+        let prefix = format!("[{}] ", k.series);
+        let result = vm::boot(&k, &bins, &cmd, o.timeout, None, &mut |line| {
+            println!("{prefix}{line}");
+            tally.line(line);
+        });
+        match result {
+            Ok(0) if tally.runs > 0 => {}
+            Ok(0) => broken.push(format!("{}: the guest tests printed no summary", k.series)),
+            Ok(code) => broken.push(format!("{}: guest tests exited with {code}", k.series)),
+            Err(e) => broken.push(format!("{}: {e:#}", k.series)),
+        }
+        total.passed += tally.passed;
+        total.failed += tally.failed;
+    }
+    eprintln!("== done in {:.0} s", t0.elapsed().as_secs_f64());
+    for b in &broken {
+        eprintln!("FAILED: {b}");
+    }
+    println!("test: {} passed, {} failed", total.passed, total.failed);
+    Ok(if broken.is_empty() && total.failed == 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_libtest_summaries() {
+        let mut t = Tally::default();
+        t.line("test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+        t.line("[6.1] not a summary");
+        t.line("test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
+        assert_eq!(t, Tally { passed: 7, failed: 1, runs: 2 });
+    }
+}

@@ -1,0 +1,254 @@
+//! `cargo xtask vm --kernel 6.1|6.12|all -- CMD...`: boots a stock Debian kernel under QEMU (TCG)
+//! with an initramfs carrying rtnlprof, iproute2, the workloads and the modules dummy/veth/bridge,
+//! runs CMD as root, streams its output and exits with its status.
+//!
+//! The guest's console (kernel messages) goes to the first serial port, a log file; the command's
+//! output to the second, which is streamed. A kernel panic, a soft lockup or an RCU stall on the
+//! console, QEMU dying, or the timeout ends the run with a one-line cause.
+
+use std::{
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::{
+    build::{self, GuestBinaries},
+    initramfs::{self, Initramfs},
+    kernel::{self, Kernel},
+    setup, util,
+};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Kernel series: 6.1, 6.12 or all.
+    #[arg(long, default_value = "6.12")]
+    pub kernel: String,
+    /// Seconds before a guest that has not finished is killed.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    /// Boot this kernel image instead of the Debian package's (for trying a kernel of your own).
+    #[arg(long, value_name = "PATH")]
+    pub vmlinuz: Option<PathBuf>,
+    /// The command to run in the guest, as root, with tracefs, debugfs and bpffs mounted.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+/// Modules every guest loads (with their dependencies).
+pub const MODULES: &[&str] = &["dummy", "veth", "bridge"];
+
+pub fn kernels(spec: &str) -> Result<Vec<Kernel>> {
+    let series: Vec<&str> = if spec == "all" {
+        kernel::SERIES.to_vec()
+    } else {
+        vec![spec]
+    };
+    series.into_iter().map(kernel::ensure).collect()
+}
+
+pub fn run(o: &Options) -> Result<i32> {
+    setup::ensure()?;
+    let kernels = kernels(&o.kernel)?;
+    let bins = build::guest_binaries(false)?;
+    let cmd = shell_join(&o.cmd);
+    let mut worst = 0;
+    for k in &kernels {
+        eprintln!("vm: {} ({})", k.series, k.package);
+        let code = boot(k, &bins, &cmd, o.timeout, o.vmlinuz.as_deref(), &mut |line| {
+            println!("{line}")
+        })?;
+        if code != 0 {
+            eprintln!("vm: the command exited with status {code} on {}", k.release);
+            if worst == 0 {
+                worst = code;
+            }
+        }
+    }
+    Ok(worst)
+}
+
+/// Quotes arguments for the guest's sh.
+pub fn shell_join(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn workloads_dir() -> PathBuf {
+    util::root().join("xtask/workloads")
+}
+
+/// The initramfs for one kernel and one command.
+fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8>> {
+    let mut i = Initramfs::new();
+    i.file("/bin/busybox", 0o755, fs::read("/bin/busybox").context("reading /bin/busybox")?);
+    i.symlink("/bin/sh", "busybox");
+    i.binary(Path::new("/usr/sbin/ip"), "/usr/sbin/ip")?;
+    i.binary(&bins.rtnlprof, "/usr/bin/rtnlprof")?;
+    i.binary(&bins.workload, "/usr/bin/rtnl-workload")?;
+    if let Some(t) = &bins.guest_tests {
+        i.binary(t, "/usr/bin/rtnlprof-guest-tests")?;
+    }
+    for e in fs::read_dir(workloads_dir())? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        i.file(&format!("/usr/share/rtnlprof/workloads/{name}"), 0o755, fs::read(e.path())?);
+    }
+    let mods = kernel::modules(k, MODULES)?;
+    let names: Vec<String> = mods.iter().map(|(n, _)| n.clone()).collect();
+    for (name, bytes) in mods {
+        i.file(&format!("/lib/modules/{name}.ko"), 0o644, bytes);
+    }
+    i.file("/init", 0o755, initramfs::init_script(&names).into_bytes());
+    i.file("/cmd.sh", 0o644, format!("{cmd}\n").into_bytes());
+    i.file("/etc/hostname", 0o644, b"rtnlprof-guest\n".to_vec());
+    Ok(i.to_cpio())
+}
+
+fn tail_lines(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+const FATAL: &[&str] = &[
+    "Kernel panic",
+    "soft lockup",
+    "rcu_sched detected stalls",
+    "rcu_preempt detected stalls",
+    "self-detected stall",
+];
+
+/// Boots `k`, runs `cmd`, feeds each output line to `sink`; returns the command's exit status.
+pub fn boot(
+    k: &Kernel,
+    bins: &GuestBinaries,
+    cmd: &str,
+    timeout: u64,
+    vmlinuz: Option<&Path>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<i32> {
+    let dir = util::work_dir().join(format!("vm-{}", k.series));
+    fs::create_dir_all(&dir)?;
+    let cpio = dir.join("initramfs.cpio");
+    fs::write(&cpio, build_initramfs(k, bins, cmd)?)?;
+    let console = dir.join("console.log");
+    let out = dir.join("output.log");
+    fs::write(&console, b"")?;
+    fs::write(&out, b"")?;
+    let image = vmlinuz.map(Path::to_path_buf).unwrap_or_else(|| k.vmlinuz());
+    let mut qemu = Command::new("qemu-system-x86_64")
+        .args(["-nodefaults", "-display", "none", "-no-reboot", "-machine", "q35"])
+        .args(["-cpu", "max", "-m", "2048", "-smp", "2"])
+        .arg("-kernel")
+        .arg(&image)
+        .arg("-initrd")
+        .arg(&cpio)
+        .args(["-append", "console=ttyS0 quiet panic=-1 rdinit=/init"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", out.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start qemu-system-x86_64")?;
+
+    let started = Instant::now();
+    let mut reader = fs::File::open(&out)?;
+    let mut pending = String::new();
+    let mut status: Option<i32> = None;
+    let mut buf = Vec::new();
+    let mut fatal: Option<String> = None;
+    let exited = loop {
+        let finished = qemu.try_wait()?;
+        buf.clear();
+        reader.read_to_end(&mut buf)?;
+        pending.push_str(&String::from_utf8_lossy(&buf));
+        while let Some(nl) = pending.find('\n') {
+            let line: String = pending.drain(..=nl).collect();
+            let line = line.trim_end_matches(['\n', '\r']);
+            match line.strip_prefix(initramfs::EXIT_MARK) {
+                Some(code) => status = code.trim().parse().ok(),
+                None => sink(line),
+            }
+        }
+        if let Some(s) = finished {
+            break s;
+        }
+        if fatal.is_none() && status.is_none() {
+            let text = fs::read_to_string(&console).unwrap_or_default();
+            fatal = FATAL
+                .iter()
+                .find(|f| text.contains(*f))
+                .map(|f| {
+                    let line = text.lines().find(|l| l.contains(*f)).unwrap_or(f);
+                    line.trim().to_owned()
+                });
+            if let Some(f) = &fatal {
+                let _ = qemu.kill();
+                let _ = qemu.wait();
+                bail!("guest on {} failed: {f} (console: {})", k.release, console.display());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(timeout) {
+            let _ = qemu.kill();
+            let _ = qemu.wait();
+            bail!(
+                "guest on {} timed out after {timeout} s; last console lines: {}",
+                k.release,
+                tail_lines(&console, 3)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if !pending.is_empty() {
+        sink(pending.trim_end());
+    }
+    match status {
+        Some(code) => Ok(code),
+        None => {
+            let mut err = String::new();
+            if let Some(mut e) = qemu.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            let err = err.lines().next().unwrap_or("").to_owned();
+            Err(anyhow!(
+                "guest on {} ended ({exited}) before the command finished: {}",
+                k.release,
+                if err.is_empty() {
+                    format!("last console lines: {}", tail_lines(&console, 3))
+                } else {
+                    format!("qemu: {err}")
+                }
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_what_the_shell_would_split() {
+        let args = ["uname", "-r", "a b", "it's", ""].map(String::from);
+        assert_eq!(shell_join(&args), r#"uname -r 'a b' 'it'\''s' ''"#);
+    }
+}
