@@ -12,13 +12,15 @@
 #![no_main]
 
 use aya_ebpf::{
-    Global,
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel,
+    },
     macros::{fentry, fexit, map, tracepoint},
     maps::{Array, LruHashMap, PerCpuArray, RingBuf, StackTrace},
-    programs::{FEntryContext, FExitContext, TracePointContext, tracing::StackIdContext},
+    programs::{tracing::StackIdContext, FEntryContext, FExitContext, TracePointContext},
+    Global,
 };
-use profiler_common::{Event, EventKind, LockFn, MsgKey, Origin, nl, stat};
+use profiler_common::{nl, stat, Event, EventKind, LockFn, MsgKey, Origin};
 
 /// Address of `rtnl_mutex`, from /proc/kallsyms; set by the loader.
 #[unsafe(no_mangle)]
@@ -242,7 +244,9 @@ fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
     t.locking = f as u8;
     t.contention_begins = 0;
     t.stack_id = if t.in_req == 0 && t.in_dump == 0 {
-        ctx.get_stackid(&STACKS, 0).map(|id| id as i32).unwrap_or(-1)
+        ctx.get_stackid(&STACKS, 0)
+            .map(|id| id as i32)
+            .unwrap_or(-1)
     } else {
         -1
     };
@@ -454,13 +458,21 @@ macro_rules! gp_probe {
     };
 }
 
-gp_probe!("synchronize_rcu", synchronize_rcu_entry, synchronize_rcu_exit);
+gp_probe!(
+    "synchronize_rcu",
+    synchronize_rcu_entry,
+    synchronize_rcu_exit
+);
 gp_probe!(
     "synchronize_rcu_expedited",
     synchronize_rcu_expedited_entry,
     synchronize_rcu_expedited_exit
 );
-gp_probe!("synchronize_net", synchronize_net_entry, synchronize_net_exit);
+gp_probe!(
+    "synchronize_net",
+    synchronize_net_entry,
+    synchronize_net_exit
+);
 gp_probe!("rcu_barrier", rcu_barrier_entry, rcu_barrier_exit);
 
 #[cfg(not(test))]

@@ -49,7 +49,8 @@ impl Msg {
     }
 
     fn attr(mut self, ty: u16, data: &[u8]) -> Msg {
-        self.buf.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
         self.buf.extend_from_slice(&ty.to_ne_bytes());
         self.buf.extend_from_slice(data);
         self.buf.resize(align4(self.buf.len()), 0);
@@ -97,7 +98,13 @@ struct Netlink {
 impl Netlink {
     fn open() -> io::Result<Netlink> {
         // SAFETY: plain socket(2) call.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, NETLINK_ROUTE) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_ROUTE,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -173,7 +180,9 @@ fn run() -> io::Result<()> {
     let mut nl = Netlink::open()?;
     let steps: Vec<String> = std::env::args().skip(1).collect();
     if steps.is_empty() {
-        return Err(io::Error::other("usage: rtnl-workload links:N | dellinks:N ..."));
+        return Err(io::Error::other(
+            "usage: rtnl-workload links:N | dellinks:N ...",
+        ));
     }
     for step in &steps {
         let (what, n) = step
@@ -182,9 +191,13 @@ fn run() -> io::Result<()> {
             .ok_or_else(|| io::Error::other(format!("bad step {step:?}")))?;
         for i in 0..n {
             let msg = match what {
-                "links" => Msg::new(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &ifinfomsg())
-                    .attr(IFLA_IFNAME, &cstr(&link_name(i)))
-                    .nested(IFLA_LINKINFO, |m| m.attr(IFLA_INFO_KIND, b"dummy")),
+                "links" => Msg::new(
+                    RTM_NEWLINK,
+                    NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                    &ifinfomsg(),
+                )
+                .attr(IFLA_IFNAME, &cstr(&link_name(i)))
+                .nested(IFLA_LINKINFO, |m| m.attr(IFLA_INFO_KIND, b"dummy")),
                 "dellinks" => Msg::new(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, &ifinfomsg())
                     .attr(IFLA_IFNAME, &cstr(&link_name(i))),
                 _ => return Err(io::Error::other(format!("unknown step {what:?}"))),

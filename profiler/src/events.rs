@@ -153,19 +153,21 @@ impl Record {
                 at_ns: ev.t_end,
             }),
             EventKind::Hold => {
-                let context = match Origin::from_u8(ev.origin).ok_or(DecodeError::Origin(ev.origin))? {
-                    Origin::Doit | Origin::DumpStart => HoldContext::Request { msg, id },
-                    Origin::DumpContinue => HoldContext::DumpContinue { msg, id },
-                    Origin::Other | Origin::None => HoldContext::Other {
-                        stack_id: ev.stack_id,
-                    },
-                };
-                let lock_fn = match LockFn::from_u8(ev.lock_fn).ok_or(DecodeError::LockFn(ev.lock_fn))? {
-                    LockFn::Lock | LockFn::None => LockFnName::MutexLock,
-                    LockFn::Interruptible => LockFnName::MutexLockInterruptible,
-                    LockFn::Killable => LockFnName::MutexLockKillable,
-                    LockFn::Trylock => LockFnName::MutexTrylock,
-                };
+                let context =
+                    match Origin::from_u8(ev.origin).ok_or(DecodeError::Origin(ev.origin))? {
+                        Origin::Doit | Origin::DumpStart => HoldContext::Request { msg, id },
+                        Origin::DumpContinue => HoldContext::DumpContinue { msg, id },
+                        Origin::Other | Origin::None => HoldContext::Other {
+                            stack_id: ev.stack_id,
+                        },
+                    };
+                let lock_fn =
+                    match LockFn::from_u8(ev.lock_fn).ok_or(DecodeError::LockFn(ev.lock_fn))? {
+                        LockFn::Lock | LockFn::None => LockFnName::MutexLock,
+                        LockFn::Interruptible => LockFnName::MutexLockInterruptible,
+                        LockFn::Killable => LockFnName::MutexLockKillable,
+                        LockFn::Trylock => LockFnName::MutexTrylock,
+                    };
                 Ok(Record::Hold(Hold {
                     context,
                     task,
@@ -189,13 +191,15 @@ mod tests {
 
     fn bytes(ev: &Event) -> Vec<u8> {
         // SAFETY: Event has no padding (checked by the size assertion below).
-        unsafe { std::slice::from_raw_parts((ev as *const Event).cast::<u8>(), EVENT_SIZE) }.to_vec()
+        unsafe { std::slice::from_raw_parts((ev as *const Event).cast::<u8>(), EVENT_SIZE) }
+            .to_vec()
     }
 
     #[test]
     fn event_has_no_padding() {
-        // kind..ret (16) + MsgKey (16) + 4 × u64 + u32 + i32 + comm 16
-        assert_eq!(EVENT_SIZE, 16 + 16 + 32 + 8 + 16);
+        // kind..ret (16) + MsgKey (2+2+1+3+4+8) + 4 × u64 + u32 + i32 + comm 16
+        assert_eq!(std::mem::size_of::<profiler_common::MsgKey>(), 24);
+        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16);
     }
 
     #[test]
@@ -225,7 +229,10 @@ mod tests {
     #[test]
     fn a_get_without_dump_flag_is_a_doit() {
         assert!(!MsgType::from_wire(2, 26, 0x1).dump);
-        assert!(!MsgType::from_wire(0, 16, 0x300).dump, "NEWLINK is never a dump");
+        assert!(
+            !MsgType::from_wire(0, 16, 0x300).dump,
+            "NEWLINK is never a dump"
+        );
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub fn guest_binaries(with_tests: bool) -> Result<GuestBinaries> {
     let out = util::output(
         cargo()
             .args(["build", "--package", "rtnlprof", "--bin", "rtnlprof"])
-            .args(["--example", "rtnl-workload", "--message-format=json-render-diagnostics"]),
+            .args([
+                "--example",
+                "rtnl-workload",
+                "--message-format=json-render-diagnostics",
+            ]),
     )
     .context("building rtnlprof")?;
     let built = executables(&String::from_utf8_lossy(&out.stdout));
@@ -52,11 +56,21 @@ pub fn guest_binaries(with_tests: bool) -> Result<GuestBinaries> {
     let guest_tests = if with_tests {
         let out = util::output(
             cargo()
-                .args(["test", "--package", "rtnlprof", "--test", "guest", "--no-run"])
+                .args([
+                    "test",
+                    "--package",
+                    "rtnlprof",
+                    "--test",
+                    "guest",
+                    "--no-run",
+                ])
                 .arg("--message-format=json-render-diagnostics"),
         )
         .context("building the guest tests")?;
-        Some(find(&executables(&String::from_utf8_lossy(&out.stdout)), "guest")?)
+        Some(find(
+            &executables(&String::from_utf8_lossy(&out.stdout)),
+            "guest",
+        )?)
     } else {
         None
     };

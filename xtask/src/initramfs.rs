@@ -34,8 +34,19 @@ impl Initramfs {
     pub fn new() -> Self {
         let mut s = Self::default();
         for d in [
-            "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/proc", "/sys", "/dev", "/tmp", "/root",
-            "/run", "/var", "/etc", "/lib/modules",
+            "/bin",
+            "/sbin",
+            "/usr/bin",
+            "/usr/sbin",
+            "/proc",
+            "/sys",
+            "/dev",
+            "/tmp",
+            "/root",
+            "/run",
+            "/var",
+            "/etc",
+            "/lib/modules",
         ] {
             s.dir(d);
         }
@@ -65,7 +76,9 @@ impl Initramfs {
 
     /// A host executable (stripped) and every shared library `ldd` says it needs.
     pub fn binary(&mut self, host: &Path, guest: &str) -> Result<()> {
-        let stripped = util::work_dir().join("strip").join(guest.trim_start_matches('/'));
+        let stripped = util::work_dir()
+            .join("strip")
+            .join(guest.trim_start_matches('/'));
         fs::create_dir_all(stripped.parent().unwrap())?;
         util::output(
             Command::new("strip")
@@ -100,11 +113,11 @@ impl Initramfs {
             out.extend_from_slice(header.as_bytes());
             out.extend_from_slice(name.as_bytes());
             out.push(0);
-            while out.len() % 4 != 0 {
+            while !out.len().is_multiple_of(4) {
                 out.push(0);
             }
             out.extend_from_slice(data);
-            while out.len() % 4 != 0 {
+            while !out.len().is_multiple_of(4) {
                 out.push(0);
             }
         };

@@ -34,10 +34,16 @@ impl Kernel {
 /// Does this package name belong to the series? 6.12: linux-image-6.12.N+deb12-cloud-amd64,
 /// 6.1: linux-image-6.1.0-N-cloud-amd64. Returns the sort key (the varying number).
 fn package_number(series: &str, name: &str) -> Option<u64> {
-    let rest = name.strip_prefix("linux-image-")?.strip_suffix("-cloud-amd64")?;
+    let rest = name
+        .strip_prefix("linux-image-")?
+        .strip_suffix("-cloud-amd64")?;
     match series {
         "6.1" => rest.strip_prefix("6.1.0-")?.parse().ok(),
-        "6.12" => rest.strip_prefix("6.12.")?.strip_suffix("+deb12")?.parse().ok(),
+        "6.12" => rest
+            .strip_prefix("6.12.")?
+            .strip_suffix("+deb12")?
+            .parse()
+            .ok(),
         _ => None,
     }
 }
@@ -50,8 +56,12 @@ fn newest_in(series: &str, names: impl Iterator<Item = String>) -> Option<String
 }
 
 fn apt_candidates(series: &str) -> Result<Option<String>> {
-    let pattern = format!(r"^linux-image-{}.*-cloud-amd64$", series.replace('.', r"\."));
-    let out = util::stdout_of(Command::new("apt-cache").args(["search", "--names-only", &pattern]))?;
+    let pattern = format!(
+        r"^linux-image-{}.*-cloud-amd64$",
+        series.replace('.', r"\.")
+    );
+    let out =
+        util::stdout_of(Command::new("apt-cache").args(["search", "--names-only", &pattern]))?;
     Ok(newest_in(
         series,
         out.lines()
@@ -74,7 +84,10 @@ fn cached(series: &str) -> Option<String> {
 /// The newest kernel of a series, downloaded and unpacked (a no-op when it already is).
 pub fn ensure(series: &str) -> Result<Kernel> {
     if !SERIES.contains(&series) {
-        bail!("unknown kernel series {series:?} (known: {})", SERIES.join(", "));
+        bail!(
+            "unknown kernel series {series:?} (known: {})",
+            SERIES.join(", ")
+        );
     }
     let mut package = apt_candidates(series).ok().flatten();
     if package.is_none() {
@@ -94,8 +107,12 @@ pub fn ensure(series: &str) -> Result<Kernel> {
         let dl = util::cache_dir().join("downloads");
         fs::create_dir_all(&dl)?;
         eprintln!("setup: downloading {package}");
-        util::output(Command::new("apt-get").args(["download", &package]).current_dir(&dl))
-            .with_context(|| format!("downloading kernel package {package}"))?;
+        util::output(
+            Command::new("apt-get")
+                .args(["download", &package])
+                .current_dir(&dl),
+        )
+        .with_context(|| format!("downloading kernel package {package}"))?;
         let deb = fs::read_dir(&dl)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| {
@@ -146,7 +163,11 @@ fn depends(ko: &[u8]) -> Vec<String> {
 }
 
 fn find_module(dir: &Path, name: &str) -> Option<PathBuf> {
-    let want = [format!("{name}.ko"), format!("{name}.ko.xz"), format!("{name}.ko.zst")];
+    let want = [
+        format!("{name}.ko"),
+        format!("{name}.ko.xz"),
+        format!("{name}.ko.zst"),
+    ];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in fs::read_dir(&d).ok()?.flatten() {

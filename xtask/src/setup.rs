@@ -88,7 +88,13 @@ pub fn ensure() -> Result<()> {
         );
         util::exec(
             Command::new("cargo")
-                .args(["install", "bpf-linker", "--locked", "--version", BPF_LINKER_VERSION])
+                .args([
+                    "install",
+                    "bpf-linker",
+                    "--locked",
+                    "--version",
+                    BPF_LINKER_VERSION,
+                ])
                 .args(["--no-default-features", "--features", "llvm-22"])
                 .env("PATH", path)
                 .env("LLVM_SYS_221_PREFIX", "/usr/lib/llvm-22"),

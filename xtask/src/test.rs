@@ -40,7 +40,10 @@ impl Tally {
         let num = |word: &str| -> u64 {
             rest.split(';')
                 .find_map(|part| {
-                    let part = part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ");
+                    let part = part
+                        .trim()
+                        .trim_start_matches("ok. ")
+                        .trim_start_matches("FAILED. ");
                     part.strip_suffix(word)?.trim().parse().ok()
                 })
                 .unwrap_or(0)
@@ -53,7 +56,10 @@ impl Tally {
 
 /// Runs a command, echoing its stdout and tallying libtest summaries; returns its success.
 fn run_tallied(cmd: &mut Command, prefix: &str, tally: &mut Tally) -> Result<bool> {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().context("spawning cargo")?;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("spawning cargo")?;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line?;
         println!("{prefix}{line}");
@@ -77,7 +83,16 @@ pub fn run(o: &Options) -> Result<i32> {
     util::exec(cargo().args(["fmt", "--all", "--check"]))?;
     step("cargo clippy --all-targets -- -D warnings");
     util::exec(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-    util::exec(cargo().args(["clippy", "--package", "rtnlprof", "--test", "guest", "--", "-D", "warnings"]))?;
+    util::exec(cargo().args([
+        "clippy",
+        "--package",
+        "rtnlprof",
+        "--test",
+        "guest",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
 
     let mut total = Tally::default();
     let mut broken: Vec<String> = Vec::new();
@@ -88,13 +103,19 @@ pub fn run(o: &Options) -> Result<i32> {
 
     step("building the guest binaries");
     let bins = build::guest_binaries(true)?;
-    let mut cmd = vec!["/usr/bin/rtnlprof-guest-tests".to_owned(), "--test-threads=1".to_owned()];
+    let mut cmd = vec![
+        "/usr/bin/rtnlprof-guest-tests".to_owned(),
+        "--test-threads=1".to_owned(),
+    ];
     if let Some(f) = &o.filter {
         cmd.push(f.clone());
     }
     let cmd = vm::shell_join(&cmd);
     for k in vm::kernels(&o.kernel)? {
-        step(&format!("integration tests in the {} guest ({})", k.series, k.release));
+        step(&format!(
+            "integration tests in the {} guest ({})",
+            k.series, k.release
+        ));
         let mut tally = Tally::default();
         let prefix = format!("[{}] ", k.series);
         let result = vm::boot(&k, &bins, &cmd, o.timeout, None, &mut |line| {
@@ -115,7 +136,11 @@ pub fn run(o: &Options) -> Result<i32> {
         eprintln!("FAILED: {b}");
     }
     println!("test: {} passed, {} failed", total.passed, total.failed);
-    Ok(if broken.is_empty() && total.failed == 0 { 0 } else { 1 })
+    Ok(if broken.is_empty() && total.failed == 0 {
+        0
+    } else {
+        1
+    })
 }
 
 #[cfg(test)]
@@ -128,6 +153,13 @@ mod tests {
         t.line("test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s");
         t.line("[6.1] not a summary");
         t.line("test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
-        assert_eq!(t, Tally { passed: 7, failed: 1, runs: 2 });
+        assert_eq!(
+            t,
+            Tally {
+                passed: 7,
+                failed: 1,
+                runs: 2
+            }
+        );
     }
 }

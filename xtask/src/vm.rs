@@ -34,7 +34,8 @@ pub struct Options {
     /// Boot this kernel image instead of the Debian package's (for trying a kernel of your own).
     #[arg(long, value_name = "PATH")]
     pub vmlinuz: Option<PathBuf>,
-    /// The command to run in the guest, as root, with tracefs, debugfs and bpffs mounted.
+    /// The command to run in the guest, as root, with tracefs, debugfs and bpffs mounted. A single
+    /// argument is run as a shell command line.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
 }
@@ -55,13 +56,22 @@ pub fn run(o: &Options) -> Result<i32> {
     setup::ensure()?;
     let kernels = kernels(&o.kernel)?;
     let bins = build::guest_binaries(false)?;
-    let cmd = shell_join(&o.cmd);
+    // One argument is a shell command line (like ssh's); several are quoted word by word.
+    let cmd = match o.cmd.as_slice() {
+        [one] => one.clone(),
+        many => shell_join(many),
+    };
     let mut worst = 0;
     for k in &kernels {
         eprintln!("vm: {} ({})", k.series, k.package);
-        let code = boot(k, &bins, &cmd, o.timeout, o.vmlinuz.as_deref(), &mut |line| {
-            println!("{line}")
-        })?;
+        let code = boot(
+            k,
+            &bins,
+            &cmd,
+            o.timeout,
+            o.vmlinuz.as_deref(),
+            &mut |line| println!("{line}"),
+        )?;
         if code != 0 {
             eprintln!("vm: the command exited with status {code} on {}", k.release);
             if worst == 0 {
@@ -96,7 +106,11 @@ fn workloads_dir() -> PathBuf {
 /// The initramfs for one kernel and one command.
 fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8>> {
     let mut i = Initramfs::new();
-    i.file("/bin/busybox", 0o755, fs::read("/bin/busybox").context("reading /bin/busybox")?);
+    i.file(
+        "/bin/busybox",
+        0o755,
+        fs::read("/bin/busybox").context("reading /bin/busybox")?,
+    );
     i.symlink("/bin/sh", "busybox");
     i.binary(Path::new("/usr/sbin/ip"), "/usr/sbin/ip")?;
     i.binary(&bins.rtnlprof, "/usr/bin/rtnlprof")?;
@@ -107,7 +121,11 @@ fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8
     for e in fs::read_dir(workloads_dir())? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        i.file(&format!("/usr/share/rtnlprof/workloads/{name}"), 0o755, fs::read(e.path())?);
+        i.file(
+            &format!("/usr/share/rtnlprof/workloads/{name}"),
+            0o755,
+            fs::read(e.path())?,
+        );
     }
     let mods = kernel::modules(k, MODULES)?;
     let names: Vec<String> = mods.iter().map(|(n, _)| n.clone()).collect();
@@ -151,9 +169,18 @@ pub fn boot(
     let out = dir.join("output.log");
     fs::write(&console, b"")?;
     fs::write(&out, b"")?;
-    let image = vmlinuz.map(Path::to_path_buf).unwrap_or_else(|| k.vmlinuz());
+    let image = vmlinuz
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| k.vmlinuz());
     let mut qemu = Command::new("qemu-system-x86_64")
-        .args(["-nodefaults", "-display", "none", "-no-reboot", "-machine", "q35"])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-machine",
+            "q35",
+        ])
         .args(["-cpu", "max", "-m", "2048", "-smp", "2"])
         .arg("-kernel")
         .arg(&image)
@@ -194,17 +221,18 @@ pub fn boot(
         }
         if fatal.is_none() && status.is_none() {
             let text = fs::read_to_string(&console).unwrap_or_default();
-            fatal = FATAL
-                .iter()
-                .find(|f| text.contains(*f))
-                .map(|f| {
-                    let line = text.lines().find(|l| l.contains(*f)).unwrap_or(f);
-                    line.trim().to_owned()
-                });
+            fatal = FATAL.iter().find(|f| text.contains(*f)).map(|f| {
+                let line = text.lines().find(|l| l.contains(*f)).unwrap_or(f);
+                line.trim().to_owned()
+            });
             if let Some(f) = &fatal {
                 let _ = qemu.kill();
                 let _ = qemu.wait();
-                bail!("guest on {} failed: {f} (console: {})", k.release, console.display());
+                bail!(
+                    "guest on {} failed: {f} (console: {})",
+                    k.release,
+                    console.display()
+                );
             }
         }
         if started.elapsed() > Duration::from_secs(timeout) {

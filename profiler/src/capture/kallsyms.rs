@@ -67,14 +67,21 @@ impl Kallsyms {
             .map(|s| s.name.as_str())
     }
 
-    /// The caller that a hold outside rtnetlink is attributed to: the first frame that is not the
-    /// mutex, RTNL or BPF machinery itself.
+    /// The caller that a hold outside rtnetlink is attributed to: the first frame after the mutex
+    /// and RTNL helpers. Frames before the first helper (the BPF program and its trampoline) are
+    /// skipped whatever they resolve to: JIT-ed code has no kallsyms entry of its own unless
+    /// net.core.bpf_jit_kallsyms is set, so it would borrow the name of the last module symbol.
     pub fn caller_of(&self, frames: &[u64]) -> Option<String> {
-        frames
+        let names: Vec<Option<&str>> = frames.iter().map(|&ip| self.function_at(ip)).collect();
+        let start = names
             .iter()
-            .filter_map(|&ip| self.function_at(ip))
+            .position(|n| n.is_some_and(is_lock_helper))
+            .unwrap_or(0);
+        names[start..]
+            .iter()
+            .flatten()
             .find(|name| !is_lock_helper(name))
-            .map(str::to_owned)
+            .map(|s| (*s).to_owned())
     }
 }
 
@@ -103,6 +110,7 @@ ffffffff81200000 t dev_ioctl
 ffffffff81200400 T devinet_ioctl
 ffffffff82000000 b rtnl_mutex
 ffffffffc0000000 t bpf_trampoline_6442 [bpf]
+ffffffffc0000100 t handshake_exit [handshake]
 garbage line
 ";
 
@@ -124,13 +132,26 @@ garbage line
     #[test]
     fn caller_skips_lock_and_bpf_frames() {
         let k = syms();
-        let frames = [0xffffffffc0000010, 0xffffffff81100010, 0xffffffff81100110, 0xffffffff81200410];
+        // The BPF program's own frame resolves to a module symbol far away: it must not win.
+        let frames = [
+            0xffffffffc0100010,
+            0xffffffff81100010,
+            0xffffffff81100110,
+            0xffffffff81200410,
+        ];
         assert_eq!(k.caller_of(&frames).as_deref(), Some("devinet_ioctl"));
+        assert_eq!(k.function_at(0xffffffffc0100010), Some("handshake_exit"));
+        // Without any helper frame, the first frame that is not BPF machinery.
+        assert_eq!(
+            k.caller_of(&[0xffffffff81200010]).as_deref(),
+            Some("dev_ioctl")
+        );
     }
 
     #[test]
     fn hidden_addresses_are_detected() {
-        let k = Kallsyms::parse("0000000000000000 T a\n0000000000000000 b rtnl_mutex\n".as_bytes()).unwrap();
+        let k = Kallsyms::parse("0000000000000000 T a\n0000000000000000 b rtnl_mutex\n".as_bytes())
+            .unwrap();
         assert!(k.addresses_hidden());
     }
 }

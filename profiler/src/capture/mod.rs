@@ -79,25 +79,85 @@ const fn prog(program: &'static str, target: &'static str, hook: Hook, required:
 
 /// Every program in the object, what it hooks, and whether the capture can do without it.
 const PROGRAMS: &[ProgSpec] = &[
-    prog("rtnetlink_rcv_msg_entry", "rtnetlink_rcv_msg", Hook::FEntry, true),
-    prog("rtnetlink_rcv_msg_exit", "rtnetlink_rcv_msg", Hook::FExit, true),
+    prog(
+        "rtnetlink_rcv_msg_entry",
+        "rtnetlink_rcv_msg",
+        Hook::FEntry,
+        true,
+    ),
+    prog(
+        "rtnetlink_rcv_msg_exit",
+        "rtnetlink_rcv_msg",
+        Hook::FExit,
+        true,
+    ),
     prog("mutex_lock_entry", "mutex_lock", Hook::FEntry, true),
     prog("mutex_lock_exit", "mutex_lock", Hook::FExit, true),
     prog("mutex_unlock_entry", "mutex_unlock", Hook::FEntry, true),
-    prog("mutex_lock_interruptible_entry", "mutex_lock_interruptible", Hook::FEntry, false),
-    prog("mutex_lock_interruptible_exit", "mutex_lock_interruptible", Hook::FExit, false),
-    prog("mutex_lock_killable_entry", "mutex_lock_killable", Hook::FEntry, false),
-    prog("mutex_lock_killable_exit", "mutex_lock_killable", Hook::FExit, false),
+    prog(
+        "mutex_lock_interruptible_entry",
+        "mutex_lock_interruptible",
+        Hook::FEntry,
+        false,
+    ),
+    prog(
+        "mutex_lock_interruptible_exit",
+        "mutex_lock_interruptible",
+        Hook::FExit,
+        false,
+    ),
+    prog(
+        "mutex_lock_killable_entry",
+        "mutex_lock_killable",
+        Hook::FEntry,
+        false,
+    ),
+    prog(
+        "mutex_lock_killable_exit",
+        "mutex_lock_killable",
+        Hook::FExit,
+        false,
+    ),
     prog("mutex_trylock_entry", "mutex_trylock", Hook::FEntry, false),
     prog("mutex_trylock_exit", "mutex_trylock", Hook::FExit, false),
     prog("netlink_dump_entry", "netlink_dump", Hook::FEntry, false),
     prog("netlink_dump_exit", "netlink_dump", Hook::FExit, false),
-    prog("synchronize_rcu_entry", "synchronize_rcu", Hook::FEntry, false),
-    prog("synchronize_rcu_exit", "synchronize_rcu", Hook::FExit, false),
-    prog("synchronize_rcu_expedited_entry", "synchronize_rcu_expedited", Hook::FEntry, false),
-    prog("synchronize_rcu_expedited_exit", "synchronize_rcu_expedited", Hook::FExit, false),
-    prog("synchronize_net_entry", "synchronize_net", Hook::FEntry, false),
-    prog("synchronize_net_exit", "synchronize_net", Hook::FExit, false),
+    prog(
+        "synchronize_rcu_entry",
+        "synchronize_rcu",
+        Hook::FEntry,
+        false,
+    ),
+    prog(
+        "synchronize_rcu_exit",
+        "synchronize_rcu",
+        Hook::FExit,
+        false,
+    ),
+    prog(
+        "synchronize_rcu_expedited_entry",
+        "synchronize_rcu_expedited",
+        Hook::FEntry,
+        false,
+    ),
+    prog(
+        "synchronize_rcu_expedited_exit",
+        "synchronize_rcu_expedited",
+        Hook::FExit,
+        false,
+    ),
+    prog(
+        "synchronize_net_entry",
+        "synchronize_net",
+        Hook::FEntry,
+        false,
+    ),
+    prog(
+        "synchronize_net_exit",
+        "synchronize_net",
+        Hook::FExit,
+        false,
+    ),
     prog("rcu_barrier_entry", "rcu_barrier", Hook::FEntry, false),
     prog("rcu_barrier_exit", "rcu_barrier", Hook::FExit, false),
     prog(
@@ -215,12 +275,8 @@ impl Capture {
     }
 
     pub fn kernel_stats(&self) -> KernelStats {
-        let get = |idx: u32| -> u64 {
-            self.stats
-                .get(&idx, 0)
-                .map(|v| v.iter().sum())
-                .unwrap_or(0)
-        };
+        let get =
+            |idx: u32| -> u64 { self.stats.get(&idx, 0).map(|v| v.iter().sum()).unwrap_or(0) };
         KernelStats {
             lost_events: get(stat::LOST_EVENTS),
             contention_begin: get(stat::CONTENTION_BEGIN),
@@ -242,6 +298,11 @@ impl Capture {
         let name = match self.stacks.get(&(stack_id as u32), 0) {
             Ok(trace) => {
                 let ips: Vec<u64> = trace.frames().iter().map(|f| f.ip).collect();
+                if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
+                    for ip in &ips {
+                        eprintln!("  {ip:#x} {:?}", self.kallsyms.function_at(*ip));
+                    }
+                }
                 self.kallsyms
                     .caller_of(&ips)
                     .unwrap_or_else(|| "(unknown caller)".into())
@@ -270,18 +331,21 @@ fn attach(ebpf: &mut Ebpf, spec: &ProgSpec, btf: &Btf) -> Result<(), CaptureErro
     match spec.hook {
         Hook::FEntry => {
             let p: &mut FEntry = program.try_into().map_err(|e| load_err(format!("{e}")))?;
-            p.load(spec.target, btf).map_err(|e| load_err(format!("{e}")))?;
+            p.load(spec.target, btf)
+                .map_err(|e| load_err(format!("{e}")))?;
             p.attach().map_err(|e| attach_err(format!("{e}")))?;
         }
         Hook::FExit => {
             let p: &mut FExit = program.try_into().map_err(|e| load_err(format!("{e}")))?;
-            p.load(spec.target, btf).map_err(|e| load_err(format!("{e}")))?;
+            p.load(spec.target, btf)
+                .map_err(|e| load_err(format!("{e}")))?;
             p.attach().map_err(|e| attach_err(format!("{e}")))?;
         }
         Hook::TracePoint(category, name) => {
             let p: &mut TracePoint = program.try_into().map_err(|e| load_err(format!("{e}")))?;
             p.load().map_err(|e| load_err(format!("{e}")))?;
-            p.attach(category, name).map_err(|e| attach_err(format!("{e}")))?;
+            p.attach(category, name)
+                .map_err(|e| attach_err(format!("{e}")))?;
         }
     }
     Ok(())

@@ -4,7 +4,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::{capture::Kallsyms, cli::{CheckArgs, Format}};
+use crate::{
+    capture::Kallsyms,
+    cli::{CheckArgs, Format},
+};
 
 #[derive(Debug, Serialize)]
 pub struct Item {
@@ -19,13 +22,21 @@ pub fn items() -> Vec<Item> {
     v.push(Item {
         need: "root",
         ok: root,
-        detail: if root { "running as root".into() } else { "not root: loading eBPF needs CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN".into() },
+        detail: if root {
+            "running as root".into()
+        } else {
+            "not root: loading eBPF needs CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN".into()
+        },
     });
     let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
     v.push(Item {
         need: "kernel BTF",
         ok: btf,
-        detail: if btf { "/sys/kernel/btf/vmlinux".into() } else { "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)".into() },
+        detail: if btf {
+            "/sys/kernel/btf/vmlinux".into()
+        } else {
+            "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)".into()
+        },
     });
     match Kallsyms::load() {
         Ok(k) if k.addresses_hidden() => v.push(Item {
@@ -43,12 +54,21 @@ pub fn items() -> Vec<Item> {
                     |a| format!("{a:#x}"),
                 ),
             });
-            for f in ["rtnetlink_rcv_msg", "mutex_lock", "mutex_unlock", "netlink_dump", "synchronize_rcu"] {
+            for f in [
+                "rtnetlink_rcv_msg",
+                "mutex_lock",
+                "mutex_unlock",
+                "netlink_dump",
+                "synchronize_rcu",
+            ] {
                 let a = k.addr_of(f);
                 v.push(Item {
                     need: f,
                     ok: a.is_some(),
-                    detail: a.map_or_else(|| "not in /proc/kallsyms (inlined?)".into(), |a| format!("{a:#x}")),
+                    detail: a.map_or_else(
+                        || "not in /proc/kallsyms (inlined?)".into(),
+                        |a| format!("{a:#x}"),
+                    ),
                 });
             }
         }
@@ -68,7 +88,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
         Format::Text => {
             println!("kernel {}", super::kernel_release());
             for i in &items {
-                println!("{:<4} {:<20} {}", if i.ok { "ok" } else { "MISS" }, i.need, i.detail);
+                println!(
+                    "{:<4} {:<20} {}",
+                    if i.ok { "ok" } else { "MISS" },
+                    i.need,
+                    i.detail
+                );
             }
         }
     }

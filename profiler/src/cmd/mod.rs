@@ -28,6 +28,7 @@ pub fn kernel_release() -> String {
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
 pub fn monotonic_ns() -> u64 {
-    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("monotonic clock");
+    let ts =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("monotonic clock");
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }

@@ -218,11 +218,20 @@ mod tests {
     #[test]
     fn holds_inside_a_request_count_for_its_type_and_mark_it_locked() {
         let mut m = Model::new();
-        let id = RequestId { tid: 1, start_ns: 10 };
+        let id = RequestId {
+            tid: 1,
+            start_ns: 10,
+        };
         let mut r = |_: i32| "x".to_string();
-        m.add(&hold(HoldContext::Request { msg: msg(16), id }, 1, (11, 15), 40), &mut r);
+        m.add(
+            &hold(HoldContext::Request { msg: msg(16), id }, 1, (11, 15), 40),
+            &mut r,
+        );
         // netdev_run_todo took RTNL again for the same request.
-        m.add(&hold(HoldContext::Request { msg: msg(16), id }, 1, (41, 41), 45), &mut r);
+        m.add(
+            &hold(HoldContext::Request { msg: msg(16), id }, 1, (41, 41), 45),
+            &mut r,
+        );
         m.add(&request(16, 1, 10, 50), &mut r);
         // A request that never took RTNL.
         m.add(&request(26, 2, 60, 70), &mut r);
@@ -239,10 +248,19 @@ mod tests {
     fn continuations_go_to_the_dump_and_others_to_their_caller() {
         let mut m = Model::new();
         let dump = MsgType::from_wire(0, 18, 0x300);
-        let id = RequestId { tid: 3, start_ns: 1 };
+        let id = RequestId {
+            tid: 3,
+            start_ns: 1,
+        };
         let mut r = |id: i32| format!("caller{id}");
-        m.add(&hold(HoldContext::DumpContinue { msg: dump, id }, 3, (5, 6), 9), &mut r);
-        m.add(&hold(HoldContext::Other { stack_id: 4 }, 9, (20, 20), 30), &mut r);
+        m.add(
+            &hold(HoldContext::DumpContinue { msg: dump, id }, 3, (5, 6), 9),
+            &mut r,
+        );
+        m.add(
+            &hold(HoldContext::Other { stack_id: 4 }, 9, (20, 20), 30),
+            &mut r,
+        );
         let d = &m.handlers[&Handler::Msg(dump)];
         assert_eq!((d.holds, d.continuation_holds, d.requests), (1, 1, 0));
         assert_eq!(m.handlers[&Handler::Caller("caller4".into())].hold_ns, 10);

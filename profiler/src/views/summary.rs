@@ -132,7 +132,10 @@ pub fn text(model: &Model, run: &RunInfo) -> String {
         );
     }
     if run.decode_errors > 0 {
-        out += &format!("WARNING: {} records could not be decoded\n", run.decode_errors);
+        out += &format!(
+            "WARNING: {} records could not be decoded\n",
+            run.decode_errors
+        );
     }
     out += "\n";
     let name_w = model

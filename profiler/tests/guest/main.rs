@@ -12,7 +12,13 @@ fn counts_every_request_per_message_type() {
     let n = 25;
     let (sent, stat) = stat_with_workload(&[&format!("links:{n}"), &format!("dellinks:{n}")]);
     assert_eq!(sent.count(0, 16), n, "the workload sent {n} RTM_NEWLINK");
-    for Sent { family, r#type, count, .. } in &sent.sent {
+    for Sent {
+        family,
+        r#type,
+        count,
+        ..
+    } in &sent.sent
+    {
         let h = stat.handler(*family, *r#type, false);
         assert_eq!(
             h["requests"].as_u64(),

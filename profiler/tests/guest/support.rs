@@ -79,8 +79,9 @@ pub fn stat_with_workload(steps: &[&str]) -> (Workload, Stat) {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut docs = serde_json::Deserializer::from_str(&stdout).into_iter::<Value>();
-    let workload: Workload = serde_json::from_value(docs.next().expect("workload output").expect("json"))
-        .expect("workload document");
+    let workload: Workload =
+        serde_json::from_value(docs.next().expect("workload output").expect("json"))
+            .expect("workload document");
     let stat = Stat(docs.next().expect("rtnlprof output").expect("json"));
     (workload, stat)
 }
