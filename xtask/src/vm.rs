@@ -141,6 +141,9 @@ fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8
 fn tail_lines(path: &Path, n: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return "(the console was silent)".into();
+    }
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
@@ -256,7 +259,11 @@ pub fn boot(
             if let Some(mut e) = qemu.stderr.take() {
                 let _ = e.read_to_string(&mut err);
             }
-            let err = err.lines().next().unwrap_or("").to_owned();
+            let err = err.lines().next().unwrap_or("");
+            let err = err
+                .trim_start_matches("qemu-system-x86_64: ")
+                .trim_start_matches("qemu: ")
+                .to_owned();
             Err(anyhow!(
                 "guest on {} ended ({exited}) before the command finished: {}",
                 k.release,
