@@ -179,6 +179,8 @@ pub mod stat {
     pub const REQUESTS_ENTERED: u32 = 4;
     /// Acquisitions of `rtnl_mutex` seen.
     pub const ACQUISITIONS: u32 = 5;
+    /// Failed `mutex_trylock(&rtnl_mutex)` calls.
+    pub const TRYLOCK_FAILED: u32 = 6;
     pub const COUNT: u32 = 8;
 }
 

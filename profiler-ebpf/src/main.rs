@@ -298,6 +298,7 @@ fn lock_exit(lock: u64, taken: bool) {
             unsafe { *h = ev };
         }
     } else if ev.lock_fn == LockFn::Trylock as u8 {
+        bump(stat::TRYLOCK_FAILED);
         ev.kind = EventKind::TrylockFailed as u8;
         ev.t_end = now;
         emit(&ev);

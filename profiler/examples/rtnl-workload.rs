@@ -3,8 +3,16 @@
 //! its own; this client sends nothing it does not count.)
 //!
 //! Usage: rtnl-workload STEP...   where STEP is one of
-//!   links:N     create N dummy links rwl0.. (RTM_NEWLINK), then nothing else
-//!   dellinks:N  delete rwl0..rwl{N-1} (RTM_DELLINK)
+//!   links:N      create N dummy links rwl0.. (RTM_NEWLINK)
+//!   up:N         set rwl0..rwl{N-1} up (RTM_NEWLINK on an existing link)
+//!   addrs:N      add 10.1.i.1/24 to rwl{i} (RTM_NEWADDR), deladdrs:N removes them
+//!   routes:N     add 10.2.i.0/24 dev rwl{i} (RTM_NEWROUTE), delroutes:N removes them
+//!   getroutes:N  look up 10.2.i.5 (RTM_GETROUTE, not a dump)
+//!   neighs:N     add 10.1.i.2 lladdr 02:00:00:00:00:i on rwl{i} (RTM_NEWNEIGH), delneighs:N
+//!   getlinks:N   N lookups of `lo` by index (RTM_GETLINK, not a dump)
+//!   dumplinks:N  N dumps of all links (RTM_GETLINK with NLM_F_DUMP), every part read
+//!   dellinks:N   delete rwl0..rwl{N-1} (RTM_DELLINK)
+//! Links, addresses, routes and neighbours are indexed 0..=255.
 //! Prints one JSON object: {"sent":[{"family":F,"type":T,"dump":D,"count":N},...]}.
 
 use std::{collections::BTreeMap, io, mem, os::fd::RawFd};
@@ -16,9 +24,27 @@ const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_DUMP: u16 = 0x300;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
+const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_DELROUTE: u16 = 25;
+const RTM_GETROUTE: u16 = 26;
+const RTM_NEWNEIGH: u16 = 28;
+const RTM_DELNEIGH: u16 = 29;
 const IFLA_IFNAME: u16 = 3;
+const IFA_LOCAL: u16 = 2;
+const IFA_ADDRESS: u16 = 1;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+const AF_INET: u8 = 2;
+const IFF_UP: u32 = 1;
+const NUD_PERMANENT: u16 = 0x80;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
 const AF_UNSPEC: u8 = 0;
@@ -82,11 +108,51 @@ fn cstr(s: &str) -> Vec<u8> {
     v
 }
 
-/// struct ifinfomsg: family, pad, type, index, flags, change.
-fn ifinfomsg() -> Vec<u8> {
-    let mut b = vec![AF_UNSPEC, 0];
-    b.extend_from_slice(&[0u8; 14]);
+/// struct ifinfomsg: family, pad, type (u16), index (i32), flags, change (u32).
+fn ifinfomsg(index: i32, flags: u32, change: u32) -> Vec<u8> {
+    let mut b = vec![AF_UNSPEC, 0, 0, 0];
+    b.extend_from_slice(&index.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(&change.to_ne_bytes());
     b
+}
+
+/// struct ifaddrmsg: family, prefixlen, flags, scope, index (u32).
+fn ifaddrmsg(prefixlen: u8, index: u32) -> Vec<u8> {
+    let mut b = vec![AF_INET, prefixlen, 0, 0];
+    b.extend_from_slice(&index.to_ne_bytes());
+    b
+}
+
+/// struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32).
+fn rtmsg(dst_len: u8, table: u8, protocol: u8, scope: u8, ty: u8) -> Vec<u8> {
+    let mut b = vec![AF_INET, dst_len, 0, 0, table, protocol, scope, ty];
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    b
+}
+
+/// struct ndmsg: family, pad1, pad2 (u16), ifindex (i32), state (u16), flags, type.
+fn ndmsg(index: i32, state: u16) -> Vec<u8> {
+    let mut b = vec![AF_INET, 0, 0, 0];
+    b.extend_from_slice(&index.to_ne_bytes());
+    b.extend_from_slice(&state.to_ne_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b
+}
+
+/// Index of link `rwl{i}`, through the SIOCGIFINDEX ioctl (which does not take RTNL).
+fn ifindex(i: u64) -> io::Result<i32> {
+    let name = std::ffi::CString::new(link_name(i)).unwrap();
+    // SAFETY: a valid C string.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(io::Error::other(format!("no link {}", link_name(i)))),
+        n => Ok(n as i32),
+    }
+}
+
+/// 10.1.i.1/24 on rwl{i}; routes to 10.2.i.0/24 through it; neighbour 10.1.i.2.
+fn v4(a: u8, i: u64, d: u8) -> [u8; 4] {
+    [10, a, i as u8, d]
 }
 
 struct Netlink {
@@ -190,16 +256,56 @@ fn run() -> io::Result<()> {
             .and_then(|(w, n)| Some((w, n.parse::<u64>().ok()?)))
             .ok_or_else(|| io::Error::other(format!("bad step {step:?}")))?;
         for i in 0..n {
+            let req = NLM_F_REQUEST | NLM_F_ACK;
+            let new = req | NLM_F_CREATE | NLM_F_EXCL;
             let msg = match what {
-                "links" => Msg::new(
-                    RTM_NEWLINK,
-                    NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-                    &ifinfomsg(),
-                )
-                .attr(IFLA_IFNAME, &cstr(&link_name(i)))
-                .nested(IFLA_LINKINFO, |m| m.attr(IFLA_INFO_KIND, b"dummy")),
-                "dellinks" => Msg::new(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, &ifinfomsg())
+                "links" => Msg::new(RTM_NEWLINK, new, &ifinfomsg(0, 0, 0))
+                    .attr(IFLA_IFNAME, &cstr(&link_name(i)))
+                    .nested(IFLA_LINKINFO, |m| m.attr(IFLA_INFO_KIND, b"dummy")),
+                "up" => Msg::new(RTM_NEWLINK, req, &ifinfomsg(ifindex(i)?, IFF_UP, IFF_UP)),
+                "dellinks" => Msg::new(RTM_DELLINK, req, &ifinfomsg(0, 0, 0))
                     .attr(IFLA_IFNAME, &cstr(&link_name(i))),
+                "getlinks" => Msg::new(RTM_GETLINK, req, &ifinfomsg(1, 0, 0)),
+                "dumplinks" => {
+                    Msg::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &ifinfomsg(0, 0, 0))
+                }
+                "addrs" | "deladdrs" => {
+                    let ty = if what == "addrs" {
+                        RTM_NEWADDR
+                    } else {
+                        RTM_DELADDR
+                    };
+                    let flags = if what == "addrs" { new } else { req };
+                    Msg::new(ty, flags, &ifaddrmsg(24, ifindex(i)? as u32))
+                        .attr(IFA_LOCAL, &v4(1, i, 1))
+                        .attr(IFA_ADDRESS, &v4(1, i, 1))
+                }
+                "routes" | "delroutes" => {
+                    let ty = if what == "routes" {
+                        RTM_NEWROUTE
+                    } else {
+                        RTM_DELROUTE
+                    };
+                    let flags = if what == "routes" { new } else { req };
+                    // main table, proto boot, scope link, unicast
+                    Msg::new(ty, flags, &rtmsg(24, 254, 3, 253, 1))
+                        .attr(RTA_DST, &v4(2, i, 0))
+                        .attr(RTA_OIF, &ifindex(i)?.to_ne_bytes())
+                }
+                "getroutes" => {
+                    Msg::new(RTM_GETROUTE, req, &rtmsg(32, 0, 0, 0, 0)).attr(RTA_DST, &v4(2, i, 5))
+                }
+                "neighs" | "delneighs" => {
+                    let ty = if what == "neighs" {
+                        RTM_NEWNEIGH
+                    } else {
+                        RTM_DELNEIGH
+                    };
+                    let flags = if what == "neighs" { new } else { req };
+                    Msg::new(ty, flags, &ndmsg(ifindex(i)?, NUD_PERMANENT))
+                        .attr(NDA_DST, &v4(1, i, 2))
+                        .attr(NDA_LLADDR, &[2, 0, 0, 0, 0, i as u8])
+                }
                 _ => return Err(io::Error::other(format!("unknown step {what:?}"))),
             };
             nl.request(msg)

@@ -11,12 +11,13 @@ use crate::{kernel, util};
 pub struct Options {}
 
 /// Debian packages: QEMU and busybox for the guests, Debian's rustc with the BPF core library
-/// and LLVM 22 for the eBPF build and bpf-linker, iproute2 for the guests' workloads.
+/// and LLVM 22 for the eBPF build and bpf-linker, iproute2 and bpftool for the guests.
 pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "busybox-static",
     "xz-utils",
     "iproute2",
+    "bpftool",
     "binutils",
     "rustc-web",
     "cargo-web",

@@ -113,6 +113,7 @@ fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8
     );
     i.symlink("/bin/sh", "busybox");
     i.binary(Path::new("/usr/sbin/ip"), "/usr/sbin/ip")?;
+    i.binary(Path::new("/usr/sbin/bpftool"), "/usr/sbin/bpftool")?;
     i.binary(&bins.rtnlprof, "/usr/bin/rtnlprof")?;
     i.binary(&bins.workload, "/usr/bin/rtnl-workload")?;
     if let Some(t) = &bins.guest_tests {
@@ -147,8 +148,17 @@ fn tail_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// The first console line that says the kernel is dead or stuck.
+fn fatal_line(console: &Path) -> Option<String> {
+    let text = fs::read_to_string(console).ok()?;
+    text.lines()
+        .find(|l| FATAL.iter().any(|f| l.contains(f)))
+        .map(|l| l.trim().to_owned())
+}
+
 const FATAL: &[&str] = &[
     "Kernel panic",
+    "Oops: ",
     "soft lockup",
     "rcu_sched detected stalls",
     "rcu_preempt detected stalls",
@@ -156,6 +166,8 @@ const FATAL: &[&str] = &[
 ];
 
 /// Boots `k`, runs `cmd`, feeds each output line to `sink`; returns the command's exit status.
+/// A kernel that crashes while booting, before the command has printed anything, is booted again
+/// (twice at most), said on stderr; a crash after the command started ends the run.
 pub fn boot(
     k: &Kernel,
     bins: &GuestBinaries,
@@ -163,6 +175,33 @@ pub fn boot(
     timeout: u64,
     vmlinuz: Option<&Path>,
     sink: &mut dyn FnMut(&str),
+) -> Result<i32> {
+    let mut attempt = 1;
+    loop {
+        // The kernel crashing before the command printed anything is a boot failure: TCG's
+        // cross-modifying code occasionally trips the kernel's text patching (an int3 oops in
+        // early boot, seen on 6.12). Only that is retried.
+        let mut output_seen = false;
+        match boot_once(k, bins, cmd, timeout, vmlinuz, sink, &mut output_seen) {
+            Err(e) if !output_seen && attempt < 3 && e.to_string().contains(CRASHED) => {
+                eprintln!("vm: {e:#}; booting again (attempt {})", attempt + 1);
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+const CRASHED: &str = "crashed";
+
+fn boot_once(
+    k: &Kernel,
+    bins: &GuestBinaries,
+    cmd: &str,
+    timeout: u64,
+    vmlinuz: Option<&Path>,
+    sink: &mut dyn FnMut(&str),
+    output_seen: &mut bool,
 ) -> Result<i32> {
     let dir = util::work_dir().join(format!("vm-{}", k.series));
     fs::create_dir_all(&dir)?;
@@ -205,7 +244,6 @@ pub fn boot(
     let mut pending = String::new();
     let mut status: Option<i32> = None;
     let mut buf = Vec::new();
-    let mut fatal: Option<String> = None;
     let exited = loop {
         let finished = qemu.try_wait()?;
         buf.clear();
@@ -214,6 +252,7 @@ pub fn boot(
         while let Some(nl) = pending.find('\n') {
             let line: String = pending.drain(..=nl).collect();
             let line = line.trim_end_matches(['\n', '\r']);
+            *output_seen = true;
             match line.strip_prefix(initramfs::EXIT_MARK) {
                 Some(code) => status = code.trim().parse().ok(),
                 None => sink(line),
@@ -222,17 +261,12 @@ pub fn boot(
         if let Some(s) = finished {
             break s;
         }
-        if fatal.is_none() && status.is_none() {
-            let text = fs::read_to_string(&console).unwrap_or_default();
-            fatal = FATAL.iter().find(|f| text.contains(*f)).map(|f| {
-                let line = text.lines().find(|l| l.contains(*f)).unwrap_or(f);
-                line.trim().to_owned()
-            });
-            if let Some(f) = &fatal {
+        if status.is_none() {
+            if let Some(f) = fatal_line(&console) {
                 let _ = qemu.kill();
                 let _ = qemu.wait();
                 bail!(
-                    "guest on {} failed: {f} (console: {})",
+                    "guest on {} {CRASHED}: {f} (console: {})",
                     k.release,
                     console.display()
                 );
@@ -254,6 +288,12 @@ pub fn boot(
     }
     match status {
         Some(code) => Ok(code),
+        None if fatal_line(&console).is_some() => bail!(
+            "guest on {} {CRASHED}: {} (console: {})",
+            k.release,
+            fatal_line(&console).unwrap_or_default(),
+            console.display()
+        ),
         None => {
             let mut err = String::new();
             if let Some(mut e) = qemu.stderr.take() {

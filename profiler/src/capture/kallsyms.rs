@@ -42,8 +42,11 @@ impl Kallsyms {
         Ok(Kallsyms { syms })
     }
 
+    /// /proc/kallsyms, or the file $RTNLPROF_KALLSYMS names (a saved copy, for another kernel's
+    /// symbols or for tests).
     pub fn load() -> std::io::Result<Self> {
-        let f = std::fs::File::open("/proc/kallsyms")?;
+        let path = std::env::var_os("RTNLPROF_KALLSYMS").unwrap_or_else(|| "/proc/kallsyms".into());
+        let f = std::fs::File::open(path)?;
         Self::parse(std::io::BufReader::new(f))
     }
 

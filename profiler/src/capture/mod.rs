@@ -4,7 +4,7 @@
 
 pub mod kallsyms;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, os::fd::AsFd};
 
 use aya::{
     maps::{MapData, PerCpuArray, RingBuf, StackTraceMap},
@@ -17,6 +17,9 @@ pub use kallsyms::Kallsyms;
 
 use crate::events::{DecodeError, Record};
 
+/// Reads the kernel's BTF from this file instead of /sys/kernel/btf/vmlinux.
+pub const BTF_ENV: &str = "RTNLPROF_BTF";
+
 /// The eBPF object, built from profiler-ebpf by build.rs.
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/rtnlprof.bpf.o"));
 
@@ -24,7 +27,7 @@ static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 pub enum CaptureError {
     #[error("rtnlprof needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load eBPF programs")]
     NotRoot,
-    #[error("cannot read /proc/kallsyms: {0}")]
+    #[error("cannot read /proc/kallsyms (or $RTNLPROF_KALLSYMS): {0}")]
     Kallsyms(std::io::Error),
     #[error("/proc/kallsyms hides addresses from this user (kernel.kptr_restrict): run as root")]
     AddressesHidden,
@@ -33,7 +36,7 @@ pub enum CaptureError {
          the fentry capture cannot find the lock"
     )]
     NoRtnlMutex,
-    #[error("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {0}")]
+    #[error("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux or $RTNLPROF_BTF): {0}")]
     Btf(String),
     #[error("cannot load the eBPF object: {0}")]
     Object(String),
@@ -189,6 +192,10 @@ pub struct KernelStats {
     pub unmatched_release: u64,
     pub requests_entered: u64,
     pub acquisitions: u64,
+    pub trylock_failed: u64,
+    /// Program runs the kernel skipped because a BPF program was already running on that CPU
+    /// (`recursion_misses` of every program, summed).
+    pub recursion_misses: u64,
 }
 
 /// A running capture. Dropping it detaches every program.
@@ -221,7 +228,11 @@ impl Capture {
         let rtnl_mutex = kallsyms
             .addr_of("rtnl_mutex")
             .ok_or(CaptureError::NoRtnlMutex)?;
-        let btf = Btf::from_sys_fs().map_err(|e| CaptureError::Btf(e.to_string()))?;
+        let btf = match std::env::var_os(BTF_ENV) {
+            Some(path) => Btf::parse_file(&path, aya::Endianness::default()),
+            None => Btf::from_sys_fs(),
+        }
+        .map_err(|e| CaptureError::Btf(e.to_string()))?;
 
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
@@ -284,7 +295,19 @@ impl Capture {
             unmatched_release: get(stat::UNMATCHED_RELEASE),
             requests_entered: get(stat::REQUESTS_ENTERED),
             acquisitions: get(stat::ACQUISITIONS),
+            trylock_failed: get(stat::TRYLOCK_FAILED),
+            recursion_misses: self
+                ._ebpf
+                .programs()
+                .filter_map(|(_, p)| p.fd().ok())
+                .filter_map(|fd| recursion_misses(fd.as_fd()).ok())
+                .sum(),
         }
+    }
+
+    /// How many programs are attached.
+    pub fn attached(&self) -> usize {
+        PROGRAMS.len() - self.skipped.len()
     }
 
     /// The kernel caller of a hold taken outside rtnetlink, from its stack id (cached).
@@ -312,6 +335,37 @@ impl Capture {
         self.callers.insert(stack_id, name.clone());
         name
     }
+}
+
+/// `recursion_misses` of a loaded program (BPF_OBJ_GET_INFO_BY_FD).
+fn recursion_misses(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    // SAFETY: bpf_prog_info is plain data; zero is a valid value of it.
+    let mut info: aya_obj::generated::bpf_prog_info = unsafe { std::mem::zeroed() };
+    let mut attr = InfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: std::mem::size_of_val(&info) as u32,
+        info: std::ptr::addr_of_mut!(info) as u64,
+    };
+    // SAFETY: attr points to a valid BPF_OBJ_GET_INFO_BY_FD argument and info outlives the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            aya_obj::generated::bpf_cmd::BPF_OBJ_GET_INFO_BY_FD as libc::c_long,
+            std::ptr::addr_of_mut!(attr),
+            std::mem::size_of::<InfoAttr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(info.recursion_misses)
 }
 
 fn attach(ebpf: &mut Ebpf, spec: &ProgSpec, btf: &Btf) -> Result<(), CaptureError> {

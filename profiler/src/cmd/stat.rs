@@ -45,6 +45,19 @@ pub fn run(args: &StatArgs) -> anyhow::Result<i32> {
     let mut capture = Capture::start(&CaptureOptions {
         ring_bytes: args.ring_bytes,
     })?;
+    eprintln!(
+        "rtnlprof: profiling RTNL on {} with {} programs{}",
+        super::kernel_release(),
+        capture.attached(),
+        if capture.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} hooks unavailable, listed at the end)",
+                capture.skipped.len()
+            )
+        }
+    );
     let t0 = super::monotonic_ns();
     let started = Instant::now();
     let mut child: Option<Child> = match args.cmd.split_first() {

@@ -2,6 +2,7 @@
 //! `cargo xtask test` builds this binary, boots each kernel with it and runs it as root.
 //! They need BPF trampolines and `rtnl_mutex` in kallsyms, which the host does not offer.
 
+mod capture;
 mod support;
 
 use support::{rtnlprof, stat_with_workload, Sent};

@@ -65,23 +65,95 @@ impl Stat {
     }
 }
 
-/// Runs `rtnlprof stat --format json -- rtnl-workload STEPS...`; both print one JSON document,
-/// the workload's first.
+/// Runs `rtnlprof stat --format json EXTRA... -- rtnl-workload STEPS...`; both print one JSON
+/// document, the workload's first.
 pub fn stat_with_workload(steps: &[&str]) -> (Workload, Stat) {
-    let mut args = vec!["stat", "--format", "json", "--", WORKLOAD];
-    args.extend_from_slice(steps);
+    let mut cmd = vec![WORKLOAD];
+    cmd.extend_from_slice(steps);
+    let (mut workloads, stat) = stat_json(&[], &cmd);
+    assert_eq!(workloads.len(), 1, "one workload document");
+    (workloads.remove(0), stat)
+}
+
+/// Runs `rtnlprof stat --format json EXTRA... -- CMD...` and parses every JSON document printed:
+/// the workloads' (any number, in order) and rtnlprof's (the last).
+pub fn stat_json(extra: &[&str], cmd: &[&str]) -> (Vec<Workload>, Stat) {
+    let mut args = vec!["stat", "--format", "json"];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(cmd);
     let out = rtnlprof(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "rtnlprof stat failed ({}): {}\n{stdout}",
+        "rtnlprof {args:?} failed ({}): {}\n{stdout}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut docs = serde_json::Deserializer::from_str(&stdout).into_iter::<Value>();
-    let workload: Workload =
-        serde_json::from_value(docs.next().expect("workload output").expect("json"))
-            .expect("workload document");
-    let stat = Stat(docs.next().expect("rtnlprof output").expect("json"));
-    (workload, stat)
+    let mut docs: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("JSON documents");
+    let stat = Stat(docs.pop().expect("rtnlprof's document"));
+    let workloads = docs
+        .into_iter()
+        .map(|d| serde_json::from_value(d).expect("workload document"))
+        .collect();
+    (workloads, stat)
+}
+
+/// Runs a shell command line in the guest (outside rtnlprof); panics if it fails.
+pub fn sh(script: &str) {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "`{script}` failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sum of several workloads' counts of one (family, type).
+pub fn sent(workloads: &[Workload], family: u8, ty: u16) -> u64 {
+    workloads.iter().map(|w| w.count(family, ty)).sum()
+}
+
+impl Stat {
+    pub fn totals(&self) -> &Value {
+        &self.0["totals"]
+    }
+    pub fn kstat(&self, key: &str) -> u64 {
+        self.0["kernel_stats"][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("kernel_stats.{key}"))
+    }
+    pub fn callers(&self) -> Vec<Value> {
+        self.0["handlers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["kind"] == "caller")
+            .cloned()
+            .collect()
+    }
+    pub fn u(v: &Value, key: &str) -> u64 {
+        v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+    }
+
+    /// Every event the kernel emitted was either read or counted as lost.
+    pub fn assert_conserved(&self) {
+        let t = self.totals();
+        let read = Self::u(t, "requests") + Self::u(t, "holds") + Self::u(t, "trylock_failed");
+        let emitted_holds = self.kstat("acquisitions");
+        let emitted_requests = self.kstat("requests_entered");
+        assert_eq!(
+            read + self.kstat("lost_events"),
+            emitted_holds + emitted_requests + self.kstat("trylock_failed"),
+            "events read + lost == events emitted: {}",
+            self.0
+        );
+    }
 }
