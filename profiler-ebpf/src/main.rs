@@ -356,6 +356,45 @@ pub fn mutex_trylock_exit(ctx: FExitContext) -> u32 {
     0
 }
 
+// Kernels with lock debugging (CONFIG_DEBUG_LOCK_ALLOC) route the plain calls through these.
+#[fentry(function = "mutex_lock_nested")]
+pub fn mutex_lock_nested_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Lock);
+    0
+}
+
+#[fexit(function = "mutex_lock_nested")]
+pub fn mutex_lock_nested_exit(ctx: FExitContext) -> u32 {
+    lock_exit(ctx.arg(0), true);
+    0
+}
+
+#[fentry(function = "mutex_lock_interruptible_nested")]
+pub fn mutex_lock_interruptible_nested_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Interruptible);
+    0
+}
+
+#[fexit(function = "mutex_lock_interruptible_nested")]
+pub fn mutex_lock_interruptible_nested_exit(ctx: FExitContext) -> u32 {
+    let ret: i64 = ctx.arg(2);
+    lock_exit(ctx.arg(0), ret as i32 == 0);
+    0
+}
+
+#[fentry(function = "mutex_lock_killable_nested")]
+pub fn mutex_lock_killable_nested_entry(ctx: FEntryContext) -> u32 {
+    lock_entry(&ctx, ctx.arg(0), LockFn::Killable);
+    0
+}
+
+#[fexit(function = "mutex_lock_killable_nested")]
+pub fn mutex_lock_killable_nested_exit(ctx: FExitContext) -> u32 {
+    let ret: i64 = ctx.arg(2);
+    lock_exit(ctx.arg(0), ret as i32 == 0);
+    0
+}
+
 #[fentry(function = "mutex_unlock")]
 pub fn mutex_unlock_entry(ctx: FEntryContext) -> u32 {
     let lock: u64 = ctx.arg(0);

@@ -63,20 +63,29 @@ enum Hook {
     TracePoint(&'static str, &'static str),
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Without it the capture is wrong, not only poorer: fail instead of skipping.
+    Required,
+    /// The capture is poorer without it: said in the output.
+    Optional,
+    /// One of several spellings of the same hook (lock debugging kernels): silently absent.
+    Variant,
+}
+
 struct ProgSpec {
     program: &'static str,
     target: &'static str,
     hook: Hook,
-    /// Without it the capture is wrong, not only poorer: fail instead of skipping.
-    required: bool,
+    need: Need,
 }
 
-const fn prog(program: &'static str, target: &'static str, hook: Hook, required: bool) -> ProgSpec {
+const fn prog(program: &'static str, target: &'static str, hook: Hook, need: Need) -> ProgSpec {
     ProgSpec {
         program,
         target,
         hook,
-        required,
+        need,
     }
 }
 
@@ -86,94 +95,172 @@ const PROGRAMS: &[ProgSpec] = &[
         "rtnetlink_rcv_msg_entry",
         "rtnetlink_rcv_msg",
         Hook::FEntry,
-        true,
+        Need::Required,
     ),
     prog(
         "rtnetlink_rcv_msg_exit",
         "rtnetlink_rcv_msg",
         Hook::FExit,
-        true,
+        Need::Required,
     ),
-    prog("mutex_lock_entry", "mutex_lock", Hook::FEntry, true),
-    prog("mutex_lock_exit", "mutex_lock", Hook::FExit, true),
-    prog("mutex_unlock_entry", "mutex_unlock", Hook::FEntry, true),
+    // mutex_lock, or mutex_lock_nested on kernels with lock debugging: one of the two is required
+    // (checked after attaching).
+    prog(
+        "mutex_lock_entry",
+        "mutex_lock",
+        Hook::FEntry,
+        Need::Variant,
+    ),
+    prog("mutex_lock_exit", "mutex_lock", Hook::FExit, Need::Variant),
+    prog(
+        "mutex_lock_nested_entry",
+        "mutex_lock_nested",
+        Hook::FEntry,
+        Need::Variant,
+    ),
+    prog(
+        "mutex_lock_nested_exit",
+        "mutex_lock_nested",
+        Hook::FExit,
+        Need::Variant,
+    ),
+    prog(
+        "mutex_lock_interruptible_nested_entry",
+        "mutex_lock_interruptible_nested",
+        Hook::FEntry,
+        Need::Variant,
+    ),
+    prog(
+        "mutex_lock_interruptible_nested_exit",
+        "mutex_lock_interruptible_nested",
+        Hook::FExit,
+        Need::Variant,
+    ),
+    prog(
+        "mutex_lock_killable_nested_entry",
+        "mutex_lock_killable_nested",
+        Hook::FEntry,
+        Need::Variant,
+    ),
+    prog(
+        "mutex_lock_killable_nested_exit",
+        "mutex_lock_killable_nested",
+        Hook::FExit,
+        Need::Variant,
+    ),
+    prog(
+        "mutex_unlock_entry",
+        "mutex_unlock",
+        Hook::FEntry,
+        Need::Required,
+    ),
     prog(
         "mutex_lock_interruptible_entry",
         "mutex_lock_interruptible",
         Hook::FEntry,
-        false,
+        Need::Optional,
     ),
     prog(
         "mutex_lock_interruptible_exit",
         "mutex_lock_interruptible",
         Hook::FExit,
-        false,
+        Need::Optional,
     ),
     prog(
         "mutex_lock_killable_entry",
         "mutex_lock_killable",
         Hook::FEntry,
-        false,
+        Need::Optional,
     ),
     prog(
         "mutex_lock_killable_exit",
         "mutex_lock_killable",
         Hook::FExit,
-        false,
+        Need::Optional,
     ),
-    prog("mutex_trylock_entry", "mutex_trylock", Hook::FEntry, false),
-    prog("mutex_trylock_exit", "mutex_trylock", Hook::FExit, false),
-    prog("netlink_dump_entry", "netlink_dump", Hook::FEntry, false),
-    prog("netlink_dump_exit", "netlink_dump", Hook::FExit, false),
+    prog(
+        "mutex_trylock_entry",
+        "mutex_trylock",
+        Hook::FEntry,
+        Need::Optional,
+    ),
+    prog(
+        "mutex_trylock_exit",
+        "mutex_trylock",
+        Hook::FExit,
+        Need::Optional,
+    ),
+    prog(
+        "netlink_dump_entry",
+        "netlink_dump",
+        Hook::FEntry,
+        Need::Optional,
+    ),
+    prog(
+        "netlink_dump_exit",
+        "netlink_dump",
+        Hook::FExit,
+        Need::Optional,
+    ),
     prog(
         "synchronize_rcu_entry",
         "synchronize_rcu",
         Hook::FEntry,
-        false,
+        Need::Optional,
     ),
     prog(
         "synchronize_rcu_exit",
         "synchronize_rcu",
         Hook::FExit,
-        false,
+        Need::Optional,
     ),
     prog(
         "synchronize_rcu_expedited_entry",
         "synchronize_rcu_expedited",
         Hook::FEntry,
-        false,
+        Need::Optional,
     ),
     prog(
         "synchronize_rcu_expedited_exit",
         "synchronize_rcu_expedited",
         Hook::FExit,
-        false,
+        Need::Optional,
     ),
     prog(
         "synchronize_net_entry",
         "synchronize_net",
         Hook::FEntry,
-        false,
+        Need::Optional,
     ),
     prog(
         "synchronize_net_exit",
         "synchronize_net",
         Hook::FExit,
-        false,
+        Need::Optional,
     ),
-    prog("rcu_barrier_entry", "rcu_barrier", Hook::FEntry, false),
-    prog("rcu_barrier_exit", "rcu_barrier", Hook::FExit, false),
+    prog(
+        "rcu_barrier_entry",
+        "rcu_barrier",
+        Hook::FEntry,
+        Need::Optional,
+    ),
+    prog(
+        "rcu_barrier_exit",
+        "rcu_barrier",
+        Hook::FExit,
+        Need::Optional,
+    ),
     prog(
         "contention_begin",
         "lock:contention_begin",
         Hook::TracePoint("lock", "contention_begin"),
-        false,
+        Need::Optional,
     ),
     prog(
         "contention_end",
         "lock:contention_end",
         Hook::TracePoint("lock", "contention_end"),
-        false,
+        Need::Optional,
     ),
 ];
 
@@ -209,6 +296,8 @@ pub struct Capture {
     pub rtnl_mutex: u64,
     /// (target, why) of optional hooks this kernel could not take.
     pub skipped: Vec<(&'static str, String)>,
+    /// Variant hooks this kernel does not have (e.g. mutex_lock_nested without lock debugging).
+    absent: usize,
     /// Records that failed to decode (never expected; counted, not hidden).
     pub decode_errors: u64,
 }
@@ -242,14 +331,31 @@ impl Capture {
             .map_err(|e| CaptureError::Object(format!("{e:#}")))?;
 
         let mut skipped = Vec::new();
+        let mut absent = Vec::new();
         for spec in PROGRAMS {
             match attach(&mut ebpf, spec, &btf) {
                 Ok(()) => {}
-                Err(e) if !spec.required => skipped.push((spec.target, e.to_string())),
+                Err(e) if spec.need == Need::Optional => skipped.push((spec.target, e.to_string())),
+                Err(e) if spec.need == Need::Variant => absent.push((spec.target, e.to_string())),
                 Err(e) => return Err(e),
             }
         }
 
+        let lock_hooked = ["mutex_lock", "mutex_lock_nested"]
+            .iter()
+            .any(|f| !absent.iter().any(|(t, _)| t == f));
+        if !lock_hooked {
+            let cause = absent
+                .iter()
+                .find(|(t, _)| *t == "mutex_lock")
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default();
+            return Err(CaptureError::Attach {
+                program: "mutex_lock_entry",
+                target: "mutex_lock",
+                cause: format!("neither mutex_lock nor mutex_lock_nested can be hooked: {cause}"),
+            });
+        }
         let ring = RingBuf::try_from(ebpf.take_map(names::EVENTS).expect("EVENTS map"))
             .map_err(|e| CaptureError::Object(e.to_string()))?;
         let stats = PerCpuArray::try_from(ebpf.take_map(names::STATS).expect("STATS map"))
@@ -265,6 +371,7 @@ impl Capture {
             callers: HashMap::new(),
             rtnl_mutex,
             skipped,
+            absent: absent.len(),
             decode_errors: 0,
         })
     }
@@ -307,7 +414,7 @@ impl Capture {
 
     /// How many programs are attached.
     pub fn attached(&self) -> usize {
-        PROGRAMS.len() - self.skipped.len()
+        PROGRAMS.len() - self.skipped.len() - self.absent
     }
 
     /// The kernel caller of a hold taken outside rtnetlink, from its stack id (cached).

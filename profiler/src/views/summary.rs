@@ -117,13 +117,14 @@ pub fn text(model: &Model, run: &RunInfo) -> String {
     );
     let k = &run.kernel_stats;
     out += &format!(
-        "contended waits {} (contention_begin {}, contention_end {}), grace periods under RTNL {} ({} ms), lost events {}\n",
+        "contended waits {} (contention_begin {}, contention_end {}), grace periods under RTNL {} ({} ms), lost events {}, skipped program runs {}\n",
         t.contended_waits,
         k.contention_begin,
         k.contention_end,
         t.gp_count,
         ms(t.gp_ns),
-        k.lost_events
+        k.lost_events,
+        k.recursion_misses
     );
     if k.lost_events > 0 {
         out += &format!(
