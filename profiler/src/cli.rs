@@ -1,7 +1,10 @@
 //! The command line: perf-style verbs.
 
+use std::{ffi::OsString, path::PathBuf};
+
 use clap::{Parser, Subcommand, ValueEnum};
-use std::ffi::OsString;
+
+pub use crate::views::report::By;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,8 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Tell whether this kernel offers what rtnlprof needs (BTF, trampolines, rtnl_mutex, tracepoints).
     Check(CheckArgs),
-    /// Profile RTNL while a command runs (or for a duration) and print a per-handler summary.
+    /// Profile RTNL while a command runs (or for a duration) and print the report.
     Stat(StatArgs),
+    /// Record every RTNL hold and request into a file.
+    Record(RecordArgs),
+    /// Report on a recording.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +44,12 @@ pub struct StatArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Rows per table.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Main table: by message type (and kernel caller), by caller only, or by thread.
+    #[arg(long, value_enum, default_value_t = By::Type)]
+    pub by: By,
     /// Ring buffer size in bytes (a power of two, at least one page).
     #[arg(long, default_value_t = 1 << 22, value_name = "BYTES")]
     pub ring_bytes: u32,
@@ -45,8 +58,40 @@ pub struct StatArgs {
     pub cmd: Vec<OsString>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// The recording to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Stop after this many seconds (default: when CMD exits, or on Ctrl-C / SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Ring buffer size in bytes (a power of two, at least one page).
+    #[arg(long, default_value_t = 1 << 22, value_name = "BYTES")]
+    pub ring_bytes: u32,
+    /// Command to run while recording; rtnlprof exits with its status.
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A recording made by `rtnlprof record`.
+    pub file: PathBuf,
+    /// Output format (json is documented and versioned: see the README).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Rows per table.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Main table: by message type (and kernel caller), by caller only, or by thread.
+    #[arg(long, value_enum, default_value_t = By::Type)]
+    pub by: By,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
+    Markdown,
 }

@@ -1,10 +1,10 @@
 //! Typed events, decoded from the fixed-size records the eBPF programs write.
 
 use profiler_common::{nl, Event, EventKind, LockFn, Origin, EVENT_SIZE};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The handler the kernel dispatches an rtnetlink message to: (family, type), dump or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MsgType {
     pub family: u8,
     pub nlmsg_type: u16,
@@ -24,13 +24,13 @@ impl MsgType {
 }
 
 /// The request a hold belongs to: the thread that sent it and when it entered rtnetlink_rcv_msg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RequestId {
     pub tid: u32,
     pub start_ns: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Task {
     pub tid: u32,
     pub tgid: u32,
@@ -38,7 +38,7 @@ pub struct Task {
 }
 
 /// One call of `rtnetlink_rcv_msg`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub msg: MsgType,
     pub nlmsg_flags: u16,
@@ -49,18 +49,18 @@ pub struct Request {
 }
 
 /// What a hold is attributed to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HoldContext {
     /// Taken inside rtnetlink_rcv_msg (doit, or the first part of a dump).
     Request { msg: MsgType, id: RequestId },
     /// Taken while a dump is continued from recvmsg.
     DumpContinue { msg: MsgType, id: RequestId },
-    /// Any other holder; the kernel stack id at the lock call (negative: none).
-    Other { stack_id: i32 },
+    /// Any other holder, named by its kernel caller (resolved from the stack at the lock call).
+    Other { caller: String },
 }
 
 /// One hold of `rtnl_mutex`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
     pub context: HoldContext,
     pub task: Task,
@@ -84,7 +84,7 @@ impl Hold {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockFnName {
     MutexLock,
@@ -93,7 +93,7 @@ pub enum LockFnName {
     MutexTrylock,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Record {
     Request(Request),
     Hold(Hold),
@@ -118,17 +118,23 @@ fn comm(raw: &[u8; 16]) -> String {
 }
 
 impl Record {
-    /// Decodes one ring-buffer record.
-    pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    /// Decodes one ring-buffer record; `caller` names the kernel caller of a stack id.
+    pub fn decode(
+        bytes: &[u8],
+        caller: &mut dyn FnMut(i32) -> String,
+    ) -> Result<Record, DecodeError> {
         if bytes.len() < EVENT_SIZE {
             return Err(DecodeError::Size(bytes.len()));
         }
         // SAFETY: Event is #[repr(C)] plain data valid for any bit pattern; the length is checked.
         let ev: Event = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
-        Self::from_event(&ev)
+        Self::from_event(&ev, caller)
     }
 
-    pub fn from_event(ev: &Event) -> Result<Record, DecodeError> {
+    pub fn from_event(
+        ev: &Event,
+        caller: &mut dyn FnMut(i32) -> String,
+    ) -> Result<Record, DecodeError> {
         let task = Task {
             tid: ev.tid,
             tgid: ev.tgid,
@@ -158,7 +164,7 @@ impl Record {
                         Origin::Doit | Origin::DumpStart => HoldContext::Request { msg, id },
                         Origin::DumpContinue => HoldContext::DumpContinue { msg, id },
                         Origin::Other | Origin::None => HoldContext::Other {
-                            stack_id: ev.stack_id,
+                            caller: caller(ev.stack_id),
                         },
                     };
                 let lock_fn =
@@ -218,7 +224,8 @@ mod tests {
         ev.t_start = 100;
         ev.t_end = 250;
         ev.comm[..2].copy_from_slice(b"ip");
-        let Record::Request(r) = Record::decode(&bytes(&ev)).unwrap() else {
+        let Record::Request(r) = Record::decode(&bytes(&ev), &mut |_| String::new()).unwrap()
+        else {
             panic!("not a request")
         };
         assert!(r.msg.dump);
@@ -239,10 +246,19 @@ mod tests {
     fn rejects_garbage() {
         let mut ev = Event::zeroed();
         ev.kind = 9;
-        assert_eq!(Record::decode(&bytes(&ev)), Err(DecodeError::Kind(9)));
-        assert_eq!(Record::decode(&[0u8; 10]), Err(DecodeError::Size(10)));
+        assert_eq!(
+            Record::decode(&bytes(&ev), &mut |_| String::new()),
+            Err(DecodeError::Kind(9))
+        );
+        assert_eq!(
+            Record::decode(&[0u8; 10], &mut |_| String::new()),
+            Err(DecodeError::Size(10))
+        );
         ev.kind = EventKind::Hold as u8;
         ev.origin = 77;
-        assert_eq!(Record::decode(&bytes(&ev)), Err(DecodeError::Origin(77)));
+        assert_eq!(
+            Record::decode(&bytes(&ev), &mut |_| String::new()),
+            Err(DecodeError::Origin(77))
+        );
     }
 }

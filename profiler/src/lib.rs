@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod events;
 pub mod model;
+pub mod trace;
 pub mod views;
 
 /// Runs a parsed command line; returns the process exit code.

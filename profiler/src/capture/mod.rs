@@ -271,7 +271,8 @@ pub struct CaptureOptions {
 }
 
 /// Counters kept in the kernel, summed over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct KernelStats {
     pub lost_events: u64,
     pub contention_begin: u64,
@@ -379,14 +380,23 @@ impl Capture {
     /// Moves every record now in the ring buffer into `out`; returns how many.
     pub fn drain(&mut self, out: &mut Vec<Record>) -> usize {
         let mut n = 0;
-        while let Some(item) = self.ring.next() {
-            match Record::decode(&item) {
+        let Capture {
+            ring,
+            stacks,
+            kallsyms,
+            callers,
+            decode_errors,
+            ..
+        } = self;
+        let mut resolve = |id: i32| caller_name(stacks, kallsyms, callers, id);
+        while let Some(item) = ring.next() {
+            match Record::decode(&item, &mut resolve) {
                 Ok(r) => {
                     out.push(r);
                     n += 1;
                 }
                 Err(DecodeError::Size(_) | DecodeError::Kind(_))
-                | Err(DecodeError::Origin(_) | DecodeError::LockFn(_)) => self.decode_errors += 1,
+                | Err(DecodeError::Origin(_) | DecodeError::LockFn(_)) => *decode_errors += 1,
             }
         }
         n
@@ -416,32 +426,37 @@ impl Capture {
     pub fn attached(&self) -> usize {
         PROGRAMS.len() - self.skipped.len() - self.absent
     }
+}
 
-    /// The kernel caller of a hold taken outside rtnetlink, from its stack id (cached).
-    pub fn caller(&mut self, stack_id: i32) -> String {
-        if stack_id < 0 {
-            return "(no stack)".into();
-        }
-        if let Some(c) = self.callers.get(&stack_id) {
-            return c.clone();
-        }
-        let name = match self.stacks.get(&(stack_id as u32), 0) {
-            Ok(trace) => {
-                let ips: Vec<u64> = trace.frames().iter().map(|f| f.ip).collect();
-                if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
-                    for ip in &ips {
-                        eprintln!("  {ip:#x} {:?}", self.kallsyms.function_at(*ip));
-                    }
-                }
-                self.kallsyms
-                    .caller_of(&ips)
-                    .unwrap_or_else(|| "(unknown caller)".into())
-            }
-            Err(_) => "(stack lost)".into(),
-        };
-        self.callers.insert(stack_id, name.clone());
-        name
+/// The kernel caller of a hold taken outside rtnetlink, from its stack id (cached).
+fn caller_name(
+    stacks: &StackTraceMap<MapData>,
+    kallsyms: &Kallsyms,
+    cache: &mut HashMap<i32, String>,
+    stack_id: i32,
+) -> String {
+    if stack_id < 0 {
+        return "(no stack)".into();
     }
+    if let Some(c) = cache.get(&stack_id) {
+        return c.clone();
+    }
+    let name = match stacks.get(&(stack_id as u32), 0) {
+        Ok(trace) => {
+            let ips: Vec<u64> = trace.frames().iter().map(|f| f.ip).collect();
+            if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
+                for ip in &ips {
+                    eprintln!("  {ip:#x} {:?}", kallsyms.function_at(*ip));
+                }
+            }
+            kallsyms
+                .caller_of(&ips)
+                .unwrap_or_else(|| "(unknown caller)".into())
+        }
+        Err(_) => "(stack lost)".into(),
+    };
+    cache.insert(stack_id, name.clone());
+    name
 }
 
 /// `recursion_misses` of a loaded program (BPF_OBJ_GET_INFO_BY_FD).

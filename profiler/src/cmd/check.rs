@@ -85,7 +85,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
     let items = items();
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&items)?),
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             println!("kernel {}", super::kernel_release());
             for i in &items {
                 println!(

@@ -1,22 +1,32 @@
 //! One module per subcommand; this is where errors become exit codes.
 
 pub mod check;
+pub mod live;
+pub mod record;
+pub mod report;
 pub mod stat;
 
 use crate::cli::{Cli, Command};
 
-/// Exit code of a failure: 2 for bad input (usage, files), 1 for everything else.
+/// Exit status of a failure; bad input (a file rtnlprof cannot use) is 2.
 pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Stat(args) => stat::run(&args),
+        Command::Record(args) => record::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
 
-pub fn exit_code_for(_err: &anyhow::Error) -> i32 {
-    EXIT_FAILURE
+pub fn exit_code_for(err: &anyhow::Error) -> i32 {
+    if err.downcast_ref::<report::BadInput>().is_some() {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILURE
+    }
 }
 
 /// The running kernel's release (`uname -r`).

@@ -1,15 +1,19 @@
-//! The model: pure aggregation of decoded events into per-handler RTNL statistics. No I/O.
+//! The model: pure aggregation of decoded events into RTNL statistics. No I/O.
 //!
 //! A *handler* is what a hold is attributed to: an rtnetlink message type as the kernel dispatches
-//! it (family, type, dump or not), or, for holders outside rtnetlink, their kernel caller.
+//! it (family, type, dump or not), or, for holders outside rtnetlink, their kernel caller. The
+//! model keeps per handler hold and wait histograms, grace-period time and contention; per task
+//! totals; RTNL utilization per second; and the blame matrix: how much of each waiter's wait was
+//! spent behind each holder.
 
+pub mod candidates;
+pub mod hist;
 pub mod names;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use serde::Serialize;
-
-use crate::events::{Hold, HoldContext, MsgType, Record, Request, RequestId};
+use crate::events::{Hold, HoldContext, MsgType, Record, Request, RequestId, Task};
+use hist::Hist;
 
 /// What a hold or a request is attributed to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,10 +36,15 @@ impl Handler {
             Handler::Caller(c) => c.clone(),
         }
     }
+
+    /// GET requests (doit or dump) only read state.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Handler::Msg(m) if m.nlmsg_type % 4 == 2)
+    }
 }
 
 /// Totals for one handler.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct HandlerStats {
     /// rtnetlink_rcv_msg calls (messages) of this type.
     pub requests: u64,
@@ -43,14 +52,12 @@ pub struct HandlerStats {
     pub requests_locked: u64,
     /// Time from entry to return of rtnetlink_rcv_msg, summed.
     pub request_ns: u64,
-    /// All holds attributed to this handler (including dump continuations).
+    /// Holds attributed to this handler (including dump continuations).
     pub holds: u64,
     /// Holds taken while a dump of this type was continued from recvmsg.
     pub continuation_holds: u64,
-    pub hold_ns: u64,
-    pub max_hold_ns: u64,
-    pub wait_ns: u64,
-    pub max_wait_ns: u64,
+    pub hold: Hist,
+    pub wait: Hist,
     /// Waits during which lock:contention_begin fired at least once.
     pub contended_waits: u64,
     /// Time in RCU grace-period waits while holding RTNL, and how many.
@@ -58,26 +65,67 @@ pub struct HandlerStats {
     pub gp_count: u64,
     /// Failed mutex_trylock(&rtnl_mutex) calls.
     pub trylock_failed: u64,
+    /// Wait time other acquisitions spent behind this handler's holds.
+    pub blamed_ns: u64,
 }
 
-/// Resolves the kernel stack of a hold taken outside rtnetlink to its caller's name.
-pub trait CallerResolver {
-    fn caller(&mut self, stack_id: i32) -> String;
-}
+impl HandlerStats {
+    pub fn hold_ns(&self) -> u64 {
+        self.hold.total_ns()
+    }
+    pub fn wait_ns(&self) -> u64 {
+        self.wait.total_ns()
+    }
 
-impl<F: FnMut(i32) -> String> CallerResolver for F {
-    fn caller(&mut self, stack_id: i32) -> String {
-        self(stack_id)
+    pub fn merge(&mut self, o: &HandlerStats) {
+        self.requests += o.requests;
+        self.requests_locked += o.requests_locked;
+        self.request_ns += o.request_ns;
+        self.holds += o.holds;
+        self.continuation_holds += o.continuation_holds;
+        self.hold.merge(&o.hold);
+        self.wait.merge(&o.wait);
+        self.contended_waits += o.contended_waits;
+        self.gp_ns += o.gp_ns;
+        self.gp_count += o.gp_count;
+        self.trylock_failed += o.trylock_failed;
+        self.blamed_ns += o.blamed_ns;
     }
 }
+
+/// Totals for one thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TaskStats {
+    pub tid: u32,
+    pub tgid: u32,
+    pub comm: String,
+    pub requests: u64,
+    pub holds: u64,
+    pub hold_ns: u64,
+    pub wait_ns: u64,
+    pub gp_ns: u64,
+}
+
+/// How far back the blame matrix looks for the holders a waiter waited behind.
+const BLAME_HORIZON: usize = 4096;
+pub const BUCKET_NS: u64 = 1_000_000_000;
 
 #[derive(Debug, Default, Clone)]
 pub struct Model {
     pub handlers: BTreeMap<Handler, HandlerStats>,
+    pub tasks: BTreeMap<u32, TaskStats>,
+    /// (waiter, holder) -> time the waiter's acquisitions spent behind the holder's holds.
+    pub blame: BTreeMap<(Handler, Handler), u64>,
+    /// Time RTNL was held in each second since `origin_ns`.
+    pub held_per_second: Vec<u64>,
+    origin_ns: Option<u64>,
+    /// Recent holds in release order (= acquisition order: the mutex serialises them).
+    recent: VecDeque<(Handler, u64, u64)>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
     pending: HashMap<RequestId, u64>,
     pub first_ns: Option<u64>,
     pub last_ns: Option<u64>,
+    pub records: u64,
 }
 
 impl Model {
@@ -85,17 +133,34 @@ impl Model {
         Self::default()
     }
 
+    /// A model whose utilization timeline starts at `origin_ns` (the recording's start).
+    pub fn with_origin(origin_ns: u64) -> Self {
+        Model {
+            origin_ns: Some(origin_ns),
+            ..Self::default()
+        }
+    }
+
     fn seen(&mut self, start: u64, end: u64) {
         self.first_ns = Some(self.first_ns.map_or(start, |f| f.min(start)));
         self.last_ns = Some(self.last_ns.map_or(end, |l| l.max(end)));
+        if self.origin_ns.is_none() {
+            self.origin_ns = Some(start);
+        }
     }
 
-    pub fn add(&mut self, record: &Record, resolver: &mut dyn CallerResolver) {
+    pub fn origin_ns(&self) -> Option<u64> {
+        self.origin_ns
+    }
+
+    pub fn add(&mut self, record: &Record) {
+        self.records += 1;
         match record {
             Record::Request(r) => self.add_request(r),
-            Record::Hold(h) => self.add_hold(h, resolver),
-            Record::TrylockFailed { at_ns, .. } => {
+            Record::Hold(h) => self.add_hold(h),
+            Record::TrylockFailed { task, at_ns } => {
                 self.seen(*at_ns, *at_ns);
+                self.task(task);
                 // A failed trylock has no stack of its own here: count it under its own name.
                 self.handlers
                     .entry(Handler::Caller("(failed trylock)".into()))
@@ -105,8 +170,22 @@ impl Model {
         }
     }
 
+    fn task(&mut self, t: &Task) -> &mut TaskStats {
+        let s = self.tasks.entry(t.tid).or_default();
+        if s.comm != t.comm {
+            *s = TaskStats {
+                tid: t.tid,
+                tgid: t.tgid,
+                comm: t.comm.clone(),
+                ..s.clone()
+            };
+        }
+        s
+    }
+
     fn add_request(&mut self, r: &Request) {
         self.seen(r.start_ns, r.end_ns);
+        self.task(&r.task).requests += 1;
         let id = RequestId {
             tid: r.task.tid,
             start_ns: r.start_ns,
@@ -118,7 +197,7 @@ impl Model {
         s.request_ns += r.end_ns.saturating_sub(r.start_ns);
     }
 
-    fn add_hold(&mut self, h: &Hold, resolver: &mut dyn CallerResolver) {
+    fn add_hold(&mut self, h: &Hold) {
         self.seen(h.wait_start_ns, h.released_ns);
         let (handler, continuation) = match &h.context {
             HoldContext::Request { msg, id } => {
@@ -126,37 +205,107 @@ impl Model {
                 (Handler::Msg(*msg), false)
             }
             HoldContext::DumpContinue { msg, .. } => (Handler::Msg(*msg), true),
-            HoldContext::Other { stack_id } => (Handler::Caller(resolver.caller(*stack_id)), false),
+            HoldContext::Other { caller } => (Handler::Caller(caller.clone()), false),
         };
-        let s = self.handlers.entry(handler).or_default();
+        let t = self.task(&h.task);
+        t.holds += 1;
+        t.hold_ns += h.hold_ns();
+        t.wait_ns += h.wait_ns();
+        t.gp_ns += h.gp_ns;
+
+        self.blame_wait(&handler, h.wait_start_ns, h.acquired_ns);
+        self.add_held(h.acquired_ns, h.released_ns);
+
+        let s = self.handlers.entry(handler.clone()).or_default();
         s.holds += 1;
         s.continuation_holds += u64::from(continuation);
-        s.hold_ns += h.hold_ns();
-        s.max_hold_ns = s.max_hold_ns.max(h.hold_ns());
-        s.wait_ns += h.wait_ns();
-        s.max_wait_ns = s.max_wait_ns.max(h.wait_ns());
+        s.hold.record(h.hold_ns());
+        s.wait.record(h.wait_ns());
         s.contended_waits += u64::from(h.contention_begins > 0);
         s.gp_ns += h.gp_ns;
         s.gp_count += u64::from(h.gp_count);
+
+        self.recent
+            .push_back((handler, h.acquired_ns, h.released_ns));
+        if self.recent.len() > BLAME_HORIZON {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Splits the waiter's wait [from, to) over the holds that overlapped it.
+    fn blame_wait(&mut self, waiter: &Handler, from: u64, to: u64) {
+        if to <= from {
+            return;
+        }
+        for (holder, acq, rel) in self.recent.iter().rev() {
+            if *rel <= from {
+                break;
+            }
+            let overlap = (*rel).min(to).saturating_sub((*acq).max(from));
+            if overlap > 0 {
+                *self
+                    .blame
+                    .entry((waiter.clone(), holder.clone()))
+                    .or_default() += overlap;
+                self.handlers.entry(holder.clone()).or_default().blamed_ns += overlap;
+            }
+        }
+    }
+
+    /// Adds a held interval to the per-second utilization timeline.
+    fn add_held(&mut self, from: u64, to: u64) {
+        let origin = self.origin_ns.unwrap_or(from);
+        let mut t = from.max(origin);
+        while t < to {
+            let idx = ((t - origin) / BUCKET_NS) as usize;
+            let bucket_end = origin + (idx as u64 + 1) * BUCKET_NS;
+            let end = to.min(bucket_end);
+            if self.held_per_second.len() <= idx {
+                self.held_per_second.resize(idx + 1, 0);
+            }
+            self.held_per_second[idx] += end - t;
+            t = end;
+        }
+    }
+
+    /// Adds another model's figures to this one (both with the same origin).
+    pub fn merge(&mut self, o: &Model) {
+        for (h, s) in &o.handlers {
+            self.handlers.entry(h.clone()).or_default().merge(s);
+        }
+        for (tid, t) in &o.tasks {
+            let m = self.tasks.entry(*tid).or_insert_with(|| TaskStats {
+                tid: t.tid,
+                tgid: t.tgid,
+                comm: t.comm.clone(),
+                ..Default::default()
+            });
+            m.requests += t.requests;
+            m.holds += t.holds;
+            m.hold_ns += t.hold_ns;
+            m.wait_ns += t.wait_ns;
+            m.gp_ns += t.gp_ns;
+        }
+        for (k, v) in &o.blame {
+            *self.blame.entry(k.clone()).or_default() += v;
+        }
+        if self.held_per_second.len() < o.held_per_second.len() {
+            self.held_per_second.resize(o.held_per_second.len(), 0);
+        }
+        for (a, b) in self.held_per_second.iter_mut().zip(&o.held_per_second) {
+            *a += b;
+        }
+        self.first_ns = [self.first_ns, o.first_ns].into_iter().flatten().min();
+        self.last_ns = [self.last_ns, o.last_ns].into_iter().flatten().max();
+        self.origin_ns = self.origin_ns.or(o.origin_ns);
+        self.records += o.records;
     }
 
     /// Sum over all handlers.
     pub fn totals(&self) -> HandlerStats {
         let mut t = HandlerStats::default();
         for s in self.handlers.values() {
-            t.requests += s.requests;
-            t.requests_locked += s.requests_locked;
-            t.request_ns += s.request_ns;
-            t.holds += s.holds;
-            t.continuation_holds += s.continuation_holds;
-            t.hold_ns += s.hold_ns;
-            t.max_hold_ns = t.max_hold_ns.max(s.max_hold_ns);
-            t.wait_ns += s.wait_ns;
-            t.max_wait_ns = t.max_wait_ns.max(s.max_wait_ns);
-            t.contended_waits += s.contended_waits;
-            t.gp_ns += s.gp_ns;
-            t.gp_count += s.gp_count;
-            t.trylock_failed += s.trylock_failed;
+            t.merge(s);
         }
         t
     }
@@ -165,108 +314,21 @@ impl Model {
     pub fn ranked(&self) -> Vec<(&Handler, &HandlerStats)> {
         let mut v: Vec<_> = self.handlers.iter().collect();
         v.sort_by(|a, b| {
-            (b.1.hold_ns, b.1.requests)
-                .cmp(&(a.1.hold_ns, a.1.requests))
+            (b.1.hold_ns(), b.1.requests)
+                .cmp(&(a.1.hold_ns(), a.1.requests))
                 .then_with(|| a.0.cmp(b.0))
         });
         v
     }
+
+    /// Fraction of each second RTNL was held.
+    pub fn utilization(&self) -> Vec<f64> {
+        self.held_per_second
+            .iter()
+            .map(|&ns| ns as f64 / BUCKET_NS as f64)
+            .collect()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::{LockFnName, Task};
-
-    fn task(tid: u32) -> Task {
-        Task {
-            tid,
-            tgid: tid,
-            comm: "ip".into(),
-        }
-    }
-
-    fn msg(t: u16) -> MsgType {
-        MsgType::from_wire(0, t, 0)
-    }
-
-    fn hold(ctx: HoldContext, tid: u32, wait: (u64, u64), release: u64) -> Record {
-        Record::Hold(Hold {
-            context: ctx,
-            task: task(tid),
-            lock_fn: LockFnName::MutexLock,
-            wait_start_ns: wait.0,
-            acquired_ns: wait.1,
-            released_ns: release,
-            contention_begins: u8::from(wait.1 > wait.0),
-            gp_ns: 0,
-            gp_count: 0,
-        })
-    }
-
-    fn request(t: u16, tid: u32, start: u64, end: u64) -> Record {
-        Record::Request(Request {
-            msg: msg(t),
-            nlmsg_flags: 0,
-            task: task(tid),
-            start_ns: start,
-            end_ns: end,
-            ret: 0,
-        })
-    }
-
-    #[test]
-    fn holds_inside_a_request_count_for_its_type_and_mark_it_locked() {
-        let mut m = Model::new();
-        let id = RequestId {
-            tid: 1,
-            start_ns: 10,
-        };
-        let mut r = |_: i32| "x".to_string();
-        m.add(
-            &hold(HoldContext::Request { msg: msg(16), id }, 1, (11, 15), 40),
-            &mut r,
-        );
-        // netdev_run_todo took RTNL again for the same request.
-        m.add(
-            &hold(HoldContext::Request { msg: msg(16), id }, 1, (41, 41), 45),
-            &mut r,
-        );
-        m.add(&request(16, 1, 10, 50), &mut r);
-        // A request that never took RTNL.
-        m.add(&request(26, 2, 60, 70), &mut r);
-        let s = &m.handlers[&Handler::Msg(msg(16))];
-        assert_eq!((s.requests, s.requests_locked, s.holds), (1, 1, 2));
-        assert_eq!((s.hold_ns, s.max_hold_ns, s.wait_ns), (25 + 4, 25, 4));
-        assert_eq!(s.contended_waits, 1);
-        let g = &m.handlers[&Handler::Msg(msg(26))];
-        assert_eq!((g.requests, g.requests_locked, g.holds), (1, 0, 0));
-        assert_eq!((m.first_ns, m.last_ns), (Some(10), Some(70)));
-    }
-
-    #[test]
-    fn continuations_go_to_the_dump_and_others_to_their_caller() {
-        let mut m = Model::new();
-        let dump = MsgType::from_wire(0, 18, 0x300);
-        let id = RequestId {
-            tid: 3,
-            start_ns: 1,
-        };
-        let mut r = |id: i32| format!("caller{id}");
-        m.add(
-            &hold(HoldContext::DumpContinue { msg: dump, id }, 3, (5, 6), 9),
-            &mut r,
-        );
-        m.add(
-            &hold(HoldContext::Other { stack_id: 4 }, 9, (20, 20), 30),
-            &mut r,
-        );
-        let d = &m.handlers[&Handler::Msg(dump)];
-        assert_eq!((d.holds, d.continuation_holds, d.requests), (1, 1, 0));
-        assert_eq!(m.handlers[&Handler::Caller("caller4".into())].hold_ns, 10);
-        assert_eq!(Handler::Msg(dump).name(), "AF_UNSPEC RTM_GETLINK dump");
-        let t = m.totals();
-        assert_eq!((t.holds, t.hold_ns), (2, 13));
-        assert_eq!(m.ranked()[0].0, &Handler::Caller("caller4".into()));
-    }
-}
+mod tests;

@@ -1,3 +1,3 @@
 //! Pure renders of the model.
 
-pub mod summary;
+pub mod report;

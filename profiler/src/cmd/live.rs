@@ -1,0 +1,199 @@
+//! The capture loop `stat` and `record` share: start the capture, run CMD (or wait for the
+//! duration or a signal), hand every record to a sink, stop cleanly.
+
+use std::{
+    ffi::OsString,
+    process::{Child, Command, ExitStatus},
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use nix::sys::signal::{self, SigHandler, Signal};
+
+use crate::{
+    capture::{Capture, CaptureOptions, KernelStats},
+    events::Record,
+    trace::Header,
+    views::report::{RunInfo, SkippedHook},
+};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM end the capture cleanly (the output is still written).
+fn install_stop_handlers() -> anyhow::Result<()> {
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { signal::signal(sig, SigHandler::Handler(on_signal)) }
+            .with_context(|| format!("installing a {sig} handler"))?;
+    }
+    Ok(())
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+pub struct LiveArgs<'a> {
+    pub duration: Option<f64>,
+    pub ring_bytes: u32,
+    pub cmd: &'a [OsString],
+}
+
+pub struct LiveEnd {
+    /// CMD's exit status (0 without CMD).
+    pub code: i32,
+    pub header: Header,
+    pub end_mono_ns: u64,
+    pub kernel_stats: KernelStats,
+    pub decode_errors: u64,
+}
+
+impl LiveEnd {
+    pub fn run_info(&self) -> RunInfo {
+        run_info(
+            &self.header,
+            self.end_mono_ns,
+            self.kernel_stats,
+            self.decode_errors,
+        )
+    }
+}
+
+/// RunInfo from a recording's header and its end.
+pub fn run_info(
+    header: &Header,
+    end_mono_ns: u64,
+    kernel_stats: KernelStats,
+    decode_errors: u64,
+) -> RunInfo {
+    RunInfo {
+        kernel: header.kernel.clone(),
+        hostname: header.hostname.clone(),
+        boot_id: header.boot_id.clone(),
+        capture_mode: header.capture_mode.clone(),
+        start_unix_ns: header.start_unix_ns,
+        wall_ns: end_mono_ns.saturating_sub(header.start_mono_ns),
+        rtnlprof_version: header.rtnlprof_version.clone(),
+        kernel_stats,
+        decode_errors,
+        skipped_hooks: header.skipped_hooks.clone(),
+        warnings: Vec::new(),
+    }
+}
+
+pub fn header(capture: &Capture, start_mono_ns: u64) -> Header {
+    Header {
+        rtnlprof_version: env!("CARGO_PKG_VERSION").into(),
+        kernel: super::kernel_release(),
+        boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default(),
+        hostname: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        clock: "CLOCK_MONOTONIC".into(),
+        start_unix_ns: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+        start_mono_ns,
+        capture_mode: "fentry".into(),
+        rtnl_mutex: capture.rtnl_mutex,
+        skipped_hooks: capture
+            .skipped
+            .iter()
+            .map(|(t, c)| SkippedHook {
+                target: t.to_string(),
+                cause: c.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Where the records of a live capture go.
+pub trait Sink {
+    /// The capture is attached; `header` describes it.
+    fn start(&mut self, header: &Header) -> anyhow::Result<()>;
+    /// A batch of records, as read from the ring buffer (every ~20 ms).
+    fn records(&mut self, batch: &[Record]) -> anyhow::Result<()>;
+}
+
+/// Runs the capture, handing every batch of records to `sink`.
+pub fn run(args: &LiveArgs<'_>, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
+    install_stop_handlers()?;
+    let mut capture = Capture::start(&CaptureOptions {
+        ring_bytes: args.ring_bytes,
+    })?;
+    let header = header(&capture, super::monotonic_ns());
+    sink.start(&header)?;
+    eprintln!(
+        "rtnlprof: profiling RTNL on {} with {} programs{}",
+        header.kernel,
+        capture.attached(),
+        if capture.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} hooks unavailable, listed at the end)",
+                capture.skipped.len()
+            )
+        }
+    );
+    let started = Instant::now();
+    let mut child: Option<Child> = match args.cmd.split_first() {
+        Some((prog, rest)) => Some(
+            Command::new(prog)
+                .args(rest)
+                .spawn()
+                .with_context(|| format!("cannot run {}", prog.to_string_lossy()))?,
+        ),
+        None => None,
+    };
+    let deadline = args.duration.map(Duration::from_secs_f64);
+    let mut batch = Vec::new();
+    let mut code = 0;
+    loop {
+        let done = STOP.load(Ordering::SeqCst)
+            || deadline.is_some_and(|d| started.elapsed() >= d)
+            || match child.as_mut() {
+                Some(c) => match c.try_wait()? {
+                    Some(status) => {
+                        code = exit_code(status);
+                        true
+                    }
+                    None => false,
+                },
+                None => false,
+            };
+        // Drain after the stop condition so nothing the command caused is left in the ring.
+        batch.clear();
+        capture.drain(&mut batch);
+        sink.records(&batch)?;
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(mut c) = child {
+        if c.try_wait()?.is_none() {
+            // Stopped by a signal or the duration: the command ends with the capture.
+            let _ = c.kill();
+            code = exit_code(c.wait()?);
+        }
+    }
+    Ok(LiveEnd {
+        code,
+        header,
+        end_mono_ns: super::monotonic_ns(),
+        kernel_stats: capture.kernel_stats(),
+        decode_errors: capture.decode_errors,
+    })
+}

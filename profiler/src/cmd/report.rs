@@ -1,0 +1,98 @@
+//! `rtnlprof report FILE`: the model of a recording, rendered.
+
+use std::{
+    fs::File,
+    io::{BufReader, IsTerminal},
+    path::Path,
+};
+
+use crate::{
+    cli::{Format, ReportArgs},
+    model::Model,
+    trace::{reader::Reader, TraceError},
+    views::report::{self, RunInfo},
+};
+
+/// A file rtnlprof cannot use: the message names the file and the cause (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {cause}")]
+pub struct BadInput {
+    pub path: String,
+    pub cause: String,
+}
+
+fn bad(path: &Path, cause: impl ToString) -> BadInput {
+    BadInput {
+        path: path.display().to_string(),
+        cause: cause.to_string(),
+    }
+}
+
+/// Reads a recording into a model. A file cut short reads up to its last whole frame, with a
+/// warning in the returned RunInfo.
+pub fn load(path: &Path, progress: bool) -> Result<(Model, RunInfo), BadInput> {
+    let meta = std::fs::metadata(path).map_err(|e| bad(path, e))?;
+    if meta.is_dir() {
+        return Err(bad(path, "is a directory"));
+    }
+    let f = File::open(path).map_err(|e| bad(path, e))?;
+    let mut reader = Reader::new(BufReader::with_capacity(1 << 20, f)).map_err(|e| bad(path, e))?;
+    let mut model = Model::with_origin(reader.header.start_mono_ns);
+    let bar = (progress && meta.len() > 8 << 20 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(meta.len());
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut batch = Vec::new();
+    let mut last_ns = reader.header.start_mono_ns;
+    loop {
+        batch.clear();
+        let more = reader
+            .next_frame(&mut batch)
+            .map_err(|e: TraceError| bad(path, e))?;
+        for r in &batch {
+            model.add(r);
+        }
+        if let Some(l) = model.last_ns {
+            last_ns = last_ns.max(l);
+        }
+        if let Some(b) = &bar {
+            b.set_position(reader.offset());
+        }
+        if !more {
+            break;
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (end_ns, kstats, decode_errors) = match &reader.footer {
+        Some(f) => (f.end_mono_ns, f.kernel_stats, f.decode_errors),
+        None => (last_ns, Default::default(), 0),
+    };
+    let mut run = super::live::run_info(&reader.header, end_ns, kstats, decode_errors);
+    if let Some(t) = &reader.truncated {
+        let w = format!("{}: {t}", path.display());
+        eprintln!("rtnlprof: warning: {w}");
+        run.warnings.push(w);
+    }
+    Ok((model, run))
+}
+
+pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
+    let (model, run) = load(&args.file, true)?;
+    let opts = report::Options {
+        top: args.top,
+        by: args.by,
+    };
+    let out = match args.format {
+        Format::Text => report::text(&model, &run, &opts),
+        Format::Markdown => report::markdown(&model, &run, &opts),
+        Format::Json => report::json(&model, &run),
+    };
+    println!("{out}");
+    Ok(0)
+}

@@ -1,0 +1,323 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::events::{LockFnName, Task};
+
+fn task(tid: u32) -> Task {
+    Task {
+        tid,
+        tgid: tid,
+        comm: format!("t{tid}"),
+    }
+}
+
+fn msg(t: u16) -> MsgType {
+    MsgType::from_wire(0, t, 0)
+}
+
+fn hold(ctx: HoldContext, tid: u32, wait: (u64, u64), release: u64) -> Record {
+    Record::Hold(Hold {
+        context: ctx,
+        task: task(tid),
+        lock_fn: LockFnName::MutexLock,
+        wait_start_ns: wait.0,
+        acquired_ns: wait.1,
+        released_ns: release,
+        contention_begins: u8::from(wait.1 > wait.0),
+        gp_ns: 0,
+        gp_count: 0,
+    })
+}
+
+fn request(t: u16, tid: u32, start: u64, end: u64) -> Record {
+    Record::Request(Request {
+        msg: msg(t),
+        nlmsg_flags: 0,
+        task: task(tid),
+        start_ns: start,
+        end_ns: end,
+        ret: 0,
+    })
+}
+
+fn other(caller: &str) -> HoldContext {
+    HoldContext::Other {
+        caller: caller.into(),
+    }
+}
+
+#[test]
+fn holds_inside_a_request_count_for_its_type_and_mark_it_locked() {
+    let mut m = Model::new();
+    let id = RequestId {
+        tid: 1,
+        start_ns: 10,
+    };
+    m.add(&hold(
+        HoldContext::Request { msg: msg(16), id },
+        1,
+        (11, 15),
+        40,
+    ));
+    // netdev_run_todo took RTNL again for the same request.
+    m.add(&hold(
+        HoldContext::Request { msg: msg(16), id },
+        1,
+        (41, 41),
+        45,
+    ));
+    m.add(&request(16, 1, 10, 50));
+    // A request that never took RTNL.
+    m.add(&request(26, 2, 60, 70));
+    let s = &m.handlers[&Handler::Msg(msg(16))];
+    assert_eq!((s.requests, s.requests_locked, s.holds), (1, 1, 2));
+    assert_eq!((s.hold_ns(), s.hold.max_ns(), s.wait_ns()), (25 + 4, 25, 4));
+    assert_eq!(s.contended_waits, 1);
+    let g = &m.handlers[&Handler::Msg(msg(26))];
+    assert_eq!((g.requests, g.requests_locked, g.holds), (1, 0, 0));
+    assert_eq!((m.first_ns, m.last_ns), (Some(10), Some(70)));
+    assert_eq!(m.tasks[&1].holds, 2);
+    assert_eq!(m.tasks[&2].requests, 1);
+}
+
+#[test]
+fn continuations_go_to_the_dump_and_others_to_their_caller() {
+    let mut m = Model::new();
+    let dump = MsgType::from_wire(0, 18, 0x300);
+    let id = RequestId {
+        tid: 3,
+        start_ns: 1,
+    };
+    m.add(&hold(
+        HoldContext::DumpContinue { msg: dump, id },
+        3,
+        (5, 6),
+        9,
+    ));
+    m.add(&hold(other("dev_ioctl"), 9, (20, 20), 30));
+    let d = &m.handlers[&Handler::Msg(dump)];
+    assert_eq!((d.holds, d.continuation_holds, d.requests), (1, 1, 0));
+    assert_eq!(
+        m.handlers[&Handler::Caller("dev_ioctl".into())].hold_ns(),
+        10
+    );
+    assert_eq!(Handler::Msg(dump).name(), "AF_UNSPEC RTM_GETLINK dump");
+    let t = m.totals();
+    assert_eq!((t.holds, t.hold_ns()), (2, 13));
+    assert_eq!(m.ranked()[0].0, &Handler::Caller("dev_ioctl".into()));
+}
+
+#[test]
+fn blame_splits_a_wait_over_the_holders_it_waited_behind() {
+    let mut m = Model::new();
+    let a = Handler::Caller("a".into());
+    let b = Handler::Caller("b".into());
+    let c = Handler::Caller("c".into());
+    // a holds 10..50, b holds 50..80; c starts waiting at 20 and gets the lock at 80.
+    m.add(&hold(other("a"), 1, (10, 10), 50));
+    m.add(&hold(other("b"), 2, (40, 50), 80));
+    m.add(&hold(other("c"), 3, (20, 80), 90));
+    assert_eq!(m.blame[&(b.clone(), a.clone())], 10);
+    assert_eq!(m.blame[&(c.clone(), a.clone())], 30);
+    assert_eq!(m.blame[&(c.clone(), b.clone())], 30);
+    assert_eq!(m.handlers[&a].blamed_ns, 40);
+    assert_eq!(m.handlers[&b].blamed_ns, 30);
+    assert!(!m.blame.contains_key(&(a, c)));
+}
+
+#[test]
+fn utilization_splits_holds_over_seconds() {
+    let s = BUCKET_NS;
+    let mut m = Model::with_origin(0);
+    m.add(&hold(other("a"), 1, (s / 2, s / 2), 2 * s + s / 2));
+    assert_eq!(m.held_per_second, vec![s / 2, s, s / 2]);
+    assert_eq!(m.utilization(), vec![0.5, 1.0, 0.5]);
+}
+
+#[test]
+fn candidates_rank_read_only_lockers_and_name_unlocked_handlers() {
+    let mut m = Model::new();
+    let getlink = msg(18);
+    let newlink = msg(16);
+    for i in 0..10u64 {
+        let t0 = i * 1000;
+        let id = RequestId {
+            tid: 1,
+            start_ns: t0,
+        };
+        m.add(&hold(
+            HoldContext::Request { msg: getlink, id },
+            1,
+            (t0, t0),
+            t0 + 300,
+        ));
+        m.add(&request(18, 1, t0, t0 + 310));
+        let id = RequestId {
+            tid: 2,
+            start_ns: t0 + 1,
+        };
+        m.add(&hold(
+            HoldContext::Request { msg: newlink, id },
+            2,
+            (t0 + 1, t0 + 300),
+            t0 + 600,
+        ));
+        m.add(&request(16, 2, t0 + 1, t0 + 610));
+    }
+    m.add(&request(26, 3, 20_000, 20_100));
+    let c = candidates::rank(&m);
+    assert_eq!(m.handlers[&Handler::Msg(getlink)].blamed_ns, 2990);
+    assert_eq!(c[0].handler, "AF_UNSPEC RTM_GETLINK");
+    assert!(c[0].reasons[0]
+        .starts_with("read-only request that still takes RTNL: 50% of all hold time"));
+    assert!(
+        c[0].reasons
+            .iter()
+            .any(|r| r.starts_with("made others wait 3.0 µs (100%")),
+        "{:?}",
+        c[0].reasons
+    );
+    assert_eq!(c[1].handler, "AF_UNSPEC RTM_NEWLINK");
+    assert!(c[0].score > c[1].score);
+    let last = c.last().unwrap();
+    assert!(last.unlocked && last.handler == "AF_UNSPEC RTM_GETROUTE");
+    assert_eq!(last.score, 0.0);
+}
+
+#[test]
+fn candidates_name_grace_periods_under_rtnl() {
+    let mut m = Model::new();
+    let id = RequestId {
+        tid: 1,
+        start_ns: 0,
+    };
+    let mut h = hold(HoldContext::Request { msg: msg(17), id }, 1, (0, 0), 1000);
+    if let Record::Hold(h) = &mut h {
+        h.gp_ns = 740;
+        h.gp_count = 2;
+    }
+    m.add(&h);
+    m.add(&request(17, 1, 0, 1000));
+    let c = candidates::rank(&m);
+    assert!(
+        c[0].reasons
+            .iter()
+            .any(|r| r
+                == "holds RTNL across RCU grace periods: 74% of its hold time (2 waits, 740 ns)"),
+        "{:?}",
+        c[0].reasons
+    );
+    // 100% of hold time, no blame, weight 1.25: (100 + 0) / 2 × 1.25
+    assert!((c[0].score - 62.5).abs() < 1e-9);
+}
+
+/// A random hold: (handler 0..4, wait, hold, gp) in ns.
+fn holds_strategy() -> impl Strategy<Value = Vec<(u8, u64, u64, u64)>> {
+    prop::collection::vec(
+        (0u8..4, 0u64..5_000_000, 1u64..50_000_000, 0u64..1_000_000),
+        1..200,
+    )
+}
+
+fn records(spec: &[(u8, u64, u64, u64)]) -> Vec<Record> {
+    let mut t = 1_000u64;
+    spec.iter()
+        .enumerate()
+        .map(|(i, &(h, wait, held, gp))| {
+            let ctx = if h == 3 {
+                other("kworker")
+            } else {
+                HoldContext::Request {
+                    msg: msg(16 + u16::from(h)),
+                    id: RequestId {
+                        tid: i as u32,
+                        start_ns: t,
+                    },
+                }
+            };
+            let mut r = hold(ctx, i as u32 % 7, (t, t + wait), t + wait + held);
+            if let Record::Hold(h) = &mut r {
+                h.gp_ns = gp.min(held);
+            }
+            t += wait + held;
+            r
+        })
+        .collect()
+}
+
+fn key_figures(m: &Model) -> Vec<(String, u64, u64, u64, u64, u64)> {
+    m.handlers
+        .iter()
+        .map(|(h, s)| {
+            (
+                h.name(),
+                s.holds,
+                s.hold_ns(),
+                s.wait_ns(),
+                s.gp_ns,
+                s.hold.count(),
+            )
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn totals_do_not_depend_on_order(spec in holds_strategy(), seed in any::<u64>()) {
+        let recs = records(&spec);
+        let mut a = Model::new();
+        recs.iter().for_each(|r| a.add(r));
+        // A deterministic shuffle.
+        let mut shuffled = recs.clone();
+        let mut x = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let mut b = Model::new();
+        shuffled.iter().for_each(|r| b.add(r));
+        prop_assert_eq!(key_figures(&a), key_figures(&b));
+        let sum_hold: u64 = spec.iter().map(|s| s.2).sum();
+        prop_assert_eq!(a.totals().hold_ns(), sum_hold);
+        prop_assert_eq!(a.totals().holds, spec.len() as u64);
+        let tasks_hold: u64 = a.tasks.values().map(|t| t.hold_ns).sum();
+        prop_assert_eq!(tasks_hold, sum_hold);
+    }
+
+    #[test]
+    fn windows_merge_back_to_the_whole(spec in holds_strategy(), cut in any::<prop::sample::Index>()) {
+        let recs = records(&spec);
+        let at = cut.index(recs.len() + 1);
+        let mut whole = Model::with_origin(0);
+        recs.iter().for_each(|r| whole.add(r));
+        let mut first = Model::with_origin(0);
+        let mut second = Model::with_origin(0);
+        recs[..at].iter().for_each(|r| first.add(r));
+        recs[at..].iter().for_each(|r| second.add(r));
+        first.merge(&second);
+        prop_assert_eq!(key_figures(&first), key_figures(&whole));
+        prop_assert_eq!(&first.held_per_second, &whole.held_per_second);
+        let held: u64 = whole.held_per_second.iter().sum();
+        prop_assert_eq!(held, whole.totals().hold_ns());
+    }
+
+    #[test]
+    fn percentiles_match_a_sort_within_the_histograms_precision(
+        values in prop::collection::vec(1u64..10_000_000_000, 1..2000)
+    ) {
+        let mut h = hist::Hist::default();
+        values.iter().for_each(|&v| h.record(v));
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        for q in [0.5, 0.9, 0.99, 1.0] {
+            let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+            let exact = sorted[rank - 1];
+            let got = h.quantile(q);
+            // 3 significant digits: within 1/1000 of the value (one bucket).
+            let tol = exact / 1000 + 1;
+            prop_assert!(got.abs_diff(exact) <= tol, "q {q}: {got} vs {exact}");
+        }
+        prop_assert_eq!(h.max_ns(), *sorted.last().unwrap());
+        prop_assert_eq!(h.total_ns(), values.iter().sum::<u64>());
+    }
+}

@@ -1,0 +1,613 @@
+//! The report: the model rendered as text, markdown or JSON. Pure: (model, run info, options) in,
+//! a string out. `rtnlprof stat` (live) and `rtnlprof report FILE` print the same thing.
+//!
+//! JSON (`--format json`), `"format": "rtnlprof-report"`, `"version": 1`. Stable: fields are only
+//! ever added within a version. Times are nanoseconds.
+//! * run fields at the top level: `kernel`, `hostname`, `boot_id`, `capture_mode`, `start_unix_ns`,
+//!   `wall_ns`, `rtnlprof_version`, `kernel_stats` {lost_events, contention_begin, contention_end,
+//!   unmatched_release, requests_entered, acquisitions, trylock_failed, recursion_misses},
+//!   `decode_errors`, `skipped_hooks` [{target, cause}], `warnings` [string];
+//! * `totals`: the handler fields below summed over all handlers;
+//! * `handlers` [ranked by hold time]: `handler` (name), `kind` ("msg" | "caller"), for "msg"
+//!   `family`, `nlmsg_type`, `type_name`, `dump`; then `requests`, `requests_locked`, `request_ns`,
+//!   `holds`, `continuation_holds`, `hold_ns`, `wait_ns`, `max_hold_ns`, `max_wait_ns`,
+//!   `contended_waits`, `gp_ns`, `gp_count`, `trylock_failed`, `blamed_ns`, and `hold` / `wait`
+//!   {count, total_ns, p50_ns, p90_ns, p99_ns, max_ns};
+//! * `tasks` [by hold time]: {tid, tgid, comm, requests, holds, hold_ns, wait_ns, gp_ns};
+//! * `blame` [by time]: {waiter, holder, wait_ns}: time `waiter`'s acquisitions waited while
+//!   `holder` held RTNL;
+//! * `utilization`: fraction of each second RTNL was held, from the start of the run;
+//! * `candidates` [by score]: {handler, score, unlocked, reasons}.
+
+use serde::Serialize;
+
+use crate::capture::KernelStats;
+use crate::model::{
+    candidates::{self, human_ns, Candidate},
+    hist::Summary,
+    names, Handler, HandlerStats, Model, TaskStats,
+};
+
+/// What is known about the run besides the model.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunInfo {
+    pub kernel: String,
+    pub hostname: String,
+    pub boot_id: String,
+    pub capture_mode: String,
+    pub start_unix_ns: u64,
+    pub wall_ns: u64,
+    pub rtnlprof_version: String,
+    pub kernel_stats: KernelStats,
+    pub decode_errors: u64,
+    pub skipped_hooks: Vec<SkippedHook>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SkippedHook {
+    pub target: String,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    /// Message types and kernel callers.
+    Type,
+    /// Only holders outside rtnetlink, by kernel caller.
+    Caller,
+    /// Threads.
+    Task,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub top: usize,
+    pub by: By,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            top: 20,
+            by: By::Type,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Row {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handler: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nlmsg_type: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    type_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dump: Option<bool>,
+    requests: u64,
+    requests_locked: u64,
+    request_ns: u64,
+    holds: u64,
+    continuation_holds: u64,
+    hold_ns: u64,
+    wait_ns: u64,
+    max_hold_ns: u64,
+    max_wait_ns: u64,
+    contended_waits: u64,
+    gp_ns: u64,
+    gp_count: u64,
+    trylock_failed: u64,
+    blamed_ns: u64,
+    hold: Summary,
+    wait: Summary,
+}
+
+fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
+    let (kind, family, nlmsg_type, type_name, dump) = match h {
+        Some(Handler::Msg(m)) => (
+            Some("msg"),
+            Some(m.family),
+            Some(m.nlmsg_type),
+            Some(names::rtm_display(m.nlmsg_type)),
+            Some(m.dump),
+        ),
+        Some(Handler::Caller(_)) => (Some("caller"), None, None, None, None),
+        None => (None, None, None, None, None),
+    };
+    Row {
+        handler: h.map(Handler::name),
+        kind,
+        family,
+        nlmsg_type,
+        type_name,
+        dump,
+        requests: s.requests,
+        requests_locked: s.requests_locked,
+        request_ns: s.request_ns,
+        holds: s.holds,
+        continuation_holds: s.continuation_holds,
+        hold_ns: s.hold_ns(),
+        wait_ns: s.wait_ns(),
+        max_hold_ns: s.hold.max_ns(),
+        max_wait_ns: s.wait.max_ns(),
+        contended_waits: s.contended_waits,
+        gp_ns: s.gp_ns,
+        gp_count: s.gp_count,
+        trylock_failed: s.trylock_failed,
+        blamed_ns: s.blamed_ns,
+        hold: s.hold.summary(),
+        wait: s.wait.summary(),
+    }
+}
+
+#[derive(Serialize)]
+struct BlameRow {
+    waiter: String,
+    holder: String,
+    wait_ns: u64,
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    format: &'static str,
+    version: u32,
+    #[serde(flatten)]
+    run: &'a RunInfo,
+    totals: Row,
+    handlers: Vec<Row>,
+    tasks: Vec<&'a TaskStats>,
+    blame: Vec<BlameRow>,
+    utilization: Vec<f64>,
+    candidates: Vec<Candidate>,
+}
+
+fn tasks_ranked(model: &Model) -> Vec<&TaskStats> {
+    let mut t: Vec<&TaskStats> = model.tasks.values().collect();
+    t.sort_by(|a, b| (b.hold_ns, b.requests, a.tid).cmp(&(a.hold_ns, a.requests, b.tid)));
+    t
+}
+
+fn blame_ranked(model: &Model) -> Vec<BlameRow> {
+    let mut b: Vec<BlameRow> = model
+        .blame
+        .iter()
+        .map(|((w, h), ns)| BlameRow {
+            waiter: w.name(),
+            holder: h.name(),
+            wait_ns: *ns,
+        })
+        .collect();
+    b.sort_by(|x, y| {
+        y.wait_ns
+            .cmp(&x.wait_ns)
+            .then_with(|| (&x.waiter, &x.holder).cmp(&(&y.waiter, &y.holder)))
+    });
+    b
+}
+
+/// The JSON document (complete: `--top` and `--by` shape only text and markdown).
+pub fn json(model: &Model, run: &RunInfo) -> String {
+    let doc = Doc {
+        format: "rtnlprof-report",
+        version: 1,
+        run,
+        totals: row(None, &model.totals()),
+        handlers: model
+            .ranked()
+            .into_iter()
+            .map(|(h, s)| row(Some(h), s))
+            .collect(),
+        tasks: tasks_ranked(model),
+        blame: blame_ranked(model),
+        utilization: model
+            .utilization()
+            .into_iter()
+            .map(|u| (u * 1e4).round() / 1e4)
+            .collect(),
+        candidates: candidates::rank(model),
+    };
+    serde_json::to_string_pretty(&doc).expect("serializable")
+}
+
+/// A table both text and markdown can print.
+struct Table {
+    head: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn text(&self) -> String {
+        let widths: Vec<usize> = (0..self.head.len())
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([self.head[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: Vec<&str>| -> String {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let pad = widths[i] - c.chars().count();
+                if i == 0 {
+                    s += c;
+                    s += &" ".repeat(pad);
+                } else {
+                    s += "  ";
+                    s += &" ".repeat(pad);
+                    s += c;
+                }
+            }
+            s.trim_end().to_owned() + "\n"
+        };
+        let mut out = line(self.head.clone());
+        for r in &self.rows {
+            out += &line(r.iter().map(String::as_str).collect());
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!("| {} |\n", self.head.join(" | "));
+        out += &format!(
+            "|{}|\n",
+            self.head
+                .iter()
+                .enumerate()
+                .map(|(i, _)| if i == 0 { " :--- " } else { " ---: " })
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        for r in &self.rows {
+            out += &format!("| {} |\n", r.join(" | "));
+        }
+        out
+    }
+}
+
+fn handler_table(model: &Model, opts: &Options) -> Table {
+    let rows = model
+        .ranked()
+        .into_iter()
+        .filter(|(h, _)| opts.by != By::Caller || matches!(h, Handler::Caller(_)))
+        .take(opts.top)
+        .map(|(h, s)| {
+            let hold = s.hold.summary();
+            let wait = s.wait.summary();
+            vec![
+                h.name(),
+                s.requests.to_string(),
+                s.requests_locked.to_string(),
+                s.holds.to_string(),
+                human_ns(hold.total_ns),
+                human_ns(hold.p50_ns),
+                human_ns(hold.p99_ns),
+                human_ns(hold.max_ns),
+                human_ns(wait.total_ns),
+                human_ns(wait.p99_ns),
+                s.contended_waits.to_string(),
+                human_ns(s.gp_ns),
+                human_ns(s.blamed_ns),
+            ]
+        })
+        .collect();
+    Table {
+        head: vec![
+            "HANDLER",
+            "REQS",
+            "LOCKED",
+            "HOLDS",
+            "HELD",
+            "HOLD p50",
+            "HOLD p99",
+            "HOLD max",
+            "WAITED",
+            "WAIT p99",
+            "CONTENDED",
+            "IN GP",
+            "MADE WAIT",
+        ],
+        rows,
+    }
+}
+
+fn task_table(model: &Model, opts: &Options) -> Table {
+    Table {
+        head: vec![
+            "TASK", "TID", "PID", "REQS", "HOLDS", "HELD", "WAITED", "IN GP",
+        ],
+        rows: tasks_ranked(model)
+            .into_iter()
+            .take(opts.top)
+            .map(|t| {
+                vec![
+                    t.comm.clone(),
+                    t.tid.to_string(),
+                    t.tgid.to_string(),
+                    t.requests.to_string(),
+                    t.holds.to_string(),
+                    human_ns(t.hold_ns),
+                    human_ns(t.wait_ns),
+                    human_ns(t.gp_ns),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn blame_table(model: &Model, opts: &Options) -> Table {
+    Table {
+        head: vec!["WAITER", "WAITED BEHIND", "TIME"],
+        rows: blame_ranked(model)
+            .into_iter()
+            .take(opts.top)
+            .map(|b| vec![b.waiter, b.holder, human_ns(b.wait_ns)])
+            .collect(),
+    }
+}
+
+const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+fn sparkline(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| SPARK[((v.clamp(0.0, 1.0) * 7.0).round()) as usize])
+        .collect()
+}
+
+/// Hold-time distribution of all holds, in power-of-two buckets.
+fn histogram_lines(model: &Model) -> Vec<String> {
+    let mut all = crate::model::hist::Hist::default();
+    for s in model.handlers.values() {
+        all.merge(&s.hold);
+    }
+    let buckets = all.log2_buckets();
+    let max = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let mut lo = 0;
+    buckets
+        .iter()
+        .map(|&(hi, n)| {
+            let bar = "#".repeat(((n * 40).div_ceil(max)) as usize);
+            let l = format!("{:>9} .. {:<9} {:>7} {bar}", human_ns(lo), human_ns(hi), n);
+            lo = hi;
+            l
+        })
+        .collect()
+}
+
+struct Sections {
+    summary: Vec<String>,
+    warnings: Vec<String>,
+    main: (String, Table),
+    histogram: Vec<String>,
+    blame: Table,
+    candidates: Vec<Candidate>,
+    utilization: String,
+    notes: Vec<String>,
+}
+
+fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
+    let t = model.totals();
+    let util = if run.wall_ns > 0 {
+        100.0 * t.hold_ns() as f64 / run.wall_ns as f64
+    } else {
+        0.0
+    };
+    let k = &run.kernel_stats;
+    let host = if run.hostname.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", run.hostname)
+    };
+    let summary = vec![
+        format!(
+            "RTNL on {}{host}: {} requests, {} holds in {}; held {} ({util:.1}% of the time), waited {}",
+            run.kernel,
+            t.requests,
+            t.holds,
+            human_ns(run.wall_ns),
+            human_ns(t.hold_ns()),
+            human_ns(t.wait_ns())
+        ),
+        format!(
+            "contended waits {} (contention_begin {}, contention_end {}), grace periods under RTNL {} ({}), lost events {}, skipped program runs {}",
+            t.contended_waits,
+            k.contention_begin,
+            k.contention_end,
+            t.gp_count,
+            human_ns(t.gp_ns),
+            k.lost_events,
+            k.recursion_misses
+        ),
+    ];
+    let mut warnings = run.warnings.clone();
+    if k.lost_events > 0 {
+        warnings.push(format!(
+            "{} events were lost (ring buffer full): counts are short; raise --ring-bytes",
+            k.lost_events
+        ));
+    }
+    if run.decode_errors > 0 {
+        warnings.push(format!(
+            "{} records could not be decoded",
+            run.decode_errors
+        ));
+    }
+    let main = match opts.by {
+        By::Type => (
+            "Holders by message type and kernel caller".to_owned(),
+            handler_table(model, opts),
+        ),
+        By::Caller => (
+            "Holders outside rtnetlink, by kernel caller".to_owned(),
+            handler_table(model, opts),
+        ),
+        By::Task => ("Holders by thread".to_owned(), task_table(model, opts)),
+    };
+    let util_v = model.utilization();
+    let utilization = if util_v.is_empty() {
+        String::new()
+    } else {
+        let max = util_v.iter().cloned().fold(0.0, f64::max);
+        format!(
+            "RTNL utilization per second (max {:.0}%): {}",
+            max * 100.0,
+            sparkline(&util_v)
+        )
+    };
+    Sections {
+        summary,
+        warnings,
+        main,
+        histogram: histogram_lines(model),
+        blame: blame_table(model, opts),
+        candidates: candidates::rank(model).into_iter().take(opts.top).collect(),
+        utilization,
+        notes: run
+            .skipped_hooks
+            .iter()
+            .map(|s| format!("{} not hooked: {}", s.target, s.cause))
+            .collect(),
+    }
+}
+
+pub fn text(model: &Model, run: &RunInfo, opts: &Options) -> String {
+    let s = sections(model, run, opts);
+    let mut out = s.summary.join("\n") + "\n";
+    for w in &s.warnings {
+        out += &format!("WARNING: {w}\n");
+    }
+    out += &format!("\n{}\n", s.main.0);
+    out += &s.main.1.text();
+    if !s.histogram.is_empty() {
+        out += "\nHold times (all holds)\n";
+        for l in &s.histogram {
+            out += l.trim_end();
+            out += "\n";
+        }
+    }
+    if !s.blame.rows.is_empty() {
+        out += "\nWho waited behind whom\n";
+        out += &s.blame.text();
+    }
+    if !s.candidates.is_empty() {
+        out += "\nCandidates for running without RTNL\n";
+        for (i, c) in s.candidates.iter().enumerate() {
+            out += &format!("{:>2}. {} (score {:.1})\n", i + 1, c.handler, c.score);
+            for r in &c.reasons {
+                out += &format!("      - {r}\n");
+            }
+        }
+    }
+    if !s.utilization.is_empty() {
+        out += &format!("\n{}\n", s.utilization);
+    }
+    for n in &s.notes {
+        out += &format!("note: {n}\n");
+    }
+    out
+}
+
+pub fn markdown(model: &Model, run: &RunInfo, opts: &Options) -> String {
+    let s = sections(model, run, opts);
+    let mut out = "# RTNL report\n\n".to_owned();
+    for l in &s.summary {
+        out += &format!("{l}  \n");
+    }
+    for w in &s.warnings {
+        out += &format!("\n> **Warning:** {w}\n");
+    }
+    out += &format!("\n## {}\n\n", s.main.0);
+    out += &s.main.1.markdown();
+    if !s.histogram.is_empty() {
+        out += "\n## Hold times (all holds)\n\n```\n";
+        for l in &s.histogram {
+            out += l.trim_end();
+            out += "\n";
+        }
+        out += "```\n";
+    }
+    if !s.blame.rows.is_empty() {
+        out += "\n## Who waited behind whom\n\n";
+        out += &s.blame.markdown();
+    }
+    if !s.candidates.is_empty() {
+        out += "\n## Candidates for running without RTNL\n\n";
+        for (i, c) in s.candidates.iter().enumerate() {
+            out += &format!("{}. **{}** (score {:.1})\n", i + 1, c.handler, c.score);
+            for r in &c.reasons {
+                out += &format!("   - {r}\n");
+            }
+        }
+    }
+    if !s.utilization.is_empty() {
+        out += &format!("\n{}\n", s.utilization);
+    }
+    for n in &s.notes {
+        out += &format!("\n*note: {n}*\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{MsgType, Record, Request, Task};
+
+    fn model() -> Model {
+        let mut m = Model::new();
+        m.add(&Record::Request(Request {
+            msg: MsgType::from_wire(2, 20, 0),
+            nlmsg_flags: 0,
+            task: Task {
+                tid: 1,
+                tgid: 1,
+                comm: "ip".into(),
+            },
+            start_ns: 0,
+            end_ns: 1000,
+            ret: 0,
+        }));
+        m
+    }
+
+    #[test]
+    fn json_names_handlers_and_keeps_counts() {
+        let run = RunInfo {
+            kernel: "6.12.0".into(),
+            wall_ns: 5000,
+            ..Default::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&json(&model(), &run)).unwrap();
+        assert_eq!(v["format"], "rtnlprof-report");
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["kernel"], "6.12.0");
+        assert_eq!(v["handlers"][0]["handler"], "AF_INET RTM_NEWADDR");
+        assert_eq!(v["handlers"][0]["requests"], 1);
+        assert_eq!(v["handlers"][0]["type_name"], "RTM_NEWADDR");
+        assert_eq!(v["totals"]["requests"], 1);
+        assert_eq!(v["candidates"][0]["unlocked"], true);
+    }
+
+    #[test]
+    fn text_warns_about_lost_events() {
+        let mut run = RunInfo::default();
+        let o = Options::default();
+        assert!(!text(&model(), &run, &o).contains("WARNING"));
+        run.kernel_stats.lost_events = 3;
+        assert!(text(&model(), &run, &o).contains("WARNING: 3 events were lost"));
+        assert!(markdown(&model(), &run, &o).contains("**Warning:** 3 events were lost"));
+    }
+
+    #[test]
+    fn sparkline_spans_empty_to_full() {
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0, 2.0]), "▁▅██");
+    }
+}
