@@ -18,7 +18,7 @@ pub fn synthetic(n: usize) -> Vec<Record> {
         i += 1;
         let tid = (i % 5) as u32 + 1;
         let ty = [16u16, 17, 20, 24, 18][(i % 5) as usize];
-        let dump = ty == 18 && i % 2 == 0;
+        let dump = ty == 18 && i.is_multiple_of(2);
         let msg = MsgType::from_wire(
             if ty == 20 { 2 } else { 0 },
             ty,
@@ -64,7 +64,7 @@ pub fn synthetic(n: usize) -> Vec<Record> {
             end_ns: acq + held + 2_000,
             ret: 0,
         }));
-        if i % 17 == 0 {
+        if i.is_multiple_of(17) {
             out.push(Record::Hold(Hold {
                 context: HoldContext::Other {
                     caller: "addrconf_dad_work".into(),
@@ -79,7 +79,7 @@ pub fn synthetic(n: usize) -> Vec<Record> {
                 gp_count: 0,
             }));
         }
-        if i % 101 == 0 {
+        if i.is_multiple_of(101) {
             out.push(Record::TrylockFailed {
                 task: task(7),
                 at_ns: acq + 10,
