@@ -13,6 +13,9 @@ use anyhow::{Context, Result};
 
 use crate::util;
 
+/// A guest exports a file by printing `<EXPORT_MARK><name> <base64 chunk>` lines on its output.
+pub const EXPORT_MARK: &str = "@@rtnlprof-export ";
+
 /// Marker the init script prints after the command: `<MARK><status>`.
 pub const EXIT_MARK: &str = "@@rtnlprof-guest-exit=";
 

@@ -2,6 +2,7 @@
 
 mod build;
 mod demo;
+mod fixtures;
 mod initramfs;
 mod kernel;
 mod setup;
@@ -28,6 +29,8 @@ enum Command {
     Test(test::Options),
     /// Boot the 6.12 guest, run a built-in rtnetlink workload under rtnlprof, show the result.
     Demo(demo::Options),
+    /// Record the report fixtures (profiler/tests/fixtures) in the guests.
+    Fixtures(fixtures::Options),
 }
 
 fn main() {
@@ -37,6 +40,7 @@ fn main() {
         Command::Vm(o) => vm::run(&o),
         Command::Test(o) => test::run(&o),
         Command::Demo(o) => demo::run(&o),
+        Command::Fixtures(o) => fixtures::run(&o),
     };
     match result {
         Ok(code) => std::process::exit(code),

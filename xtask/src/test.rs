@@ -68,6 +68,45 @@ fn run_tallied(cmd: &mut Command, prefix: &str, tally: &mut Tally) -> Result<boo
     Ok(child.wait()?.success())
 }
 
+/// The guest test that records a workload and exports the recording with what it sent.
+pub const ROUNDTRIP_TEST: &str =
+    "record::record_then_report_gives_the_workloads_counts_and_exports_it";
+
+/// Reports on the host on the recording the guest exported: per message type, the requests must
+/// be what the workload sent.
+fn roundtrip(k: &crate::kernel::Kernel, rtnlprof: &std::path::Path) -> Result<()> {
+    let dir = vm::exports_dir(k);
+    let (rec, sent) = (dir.join("roundtrip.rtnl"), dir.join("roundtrip.sent.json"));
+    let sent: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&sent)
+            .with_context(|| format!("the guest exported no {}", sent.display()))?,
+    )?;
+    let out = util::output(
+        Command::new(rtnlprof)
+            .args(["report", "--format", "json"])
+            .arg(&rec),
+    )?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let handlers = report["handlers"].as_array().cloned().unwrap_or_default();
+    let mut checked = 0;
+    for s in sent["sent"].as_array().cloned().unwrap_or_default() {
+        let row = handlers.iter().find(|h| {
+            h["kind"] == "msg"
+                && h["family"] == s["family"]
+                && h["nlmsg_type"] == s["type"]
+                && h["dump"] == s["dump"]
+        });
+        let got = row.and_then(|r| r["requests"].as_u64());
+        anyhow::ensure!(
+            got == s["count"].as_u64(),
+            "{s}: the host's report says {got:?} requests"
+        );
+        checked += 1;
+    }
+    anyhow::ensure!(checked > 0, "the workload sent nothing");
+    Ok(())
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(util::root());
@@ -130,6 +169,24 @@ pub fn run(o: &Options) -> Result<i32> {
         }
         total.passed += tally.passed;
         total.failed += tally.failed;
+        if o.filter
+            .as_deref()
+            .is_none_or(|f| ROUNDTRIP_TEST.contains(f))
+        {
+            match roundtrip(&k, &bins.rtnlprof) {
+                Ok(()) => {
+                    println!(
+                        "test roundtrip::{} (recorded in the guest, reported on the host) ... ok",
+                        k.series
+                    );
+                    total.passed += 1;
+                }
+                Err(e) => {
+                    println!("test roundtrip::{} ... FAILED: {e:#}", k.series);
+                    total.failed += 1;
+                }
+            }
+        }
     }
     eprintln!("== done in {:.0} s", t0.elapsed().as_secs_f64());
     for b in &broken {

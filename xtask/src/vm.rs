@@ -148,6 +148,35 @@ fn tail_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// Where the files a guest exported land: target/xtask/vm-SERIES/exports.
+pub fn exports_dir(k: &Kernel) -> PathBuf {
+    util::work_dir()
+        .join(format!("vm-{}", k.series))
+        .join("exports")
+}
+
+/// Appends one exported chunk (`NAME BASE64`) to its file.
+fn export_chunk(dir: &Path, rest: &str) -> Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+    let (name, data) = rest
+        .split_once(' ')
+        .ok_or_else(|| anyhow!("malformed export line"))?;
+    if name.contains('/') || name.starts_with('.') {
+        bail!("refusing exported file name {name:?}");
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .with_context(|| format!("exported chunk of {name}"))?;
+    fs::create_dir_all(dir)?;
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name))?
+        .write_all(&bytes)?;
+    Ok(())
+}
+
 /// The first console line that says the kernel is dead or stuck.
 fn fatal_line(console: &Path) -> Option<String> {
     let text = fs::read_to_string(console).ok()?;
@@ -207,6 +236,7 @@ fn boot_once(
     fs::create_dir_all(&dir)?;
     let cpio = dir.join("initramfs.cpio");
     fs::write(&cpio, build_initramfs(k, bins, cmd)?)?;
+    let _ = fs::remove_dir_all(exports_dir(k));
     let console = dir.join("console.log");
     let out = dir.join("output.log");
     fs::write(&console, b"")?;
@@ -253,9 +283,16 @@ fn boot_once(
             let line: String = pending.drain(..=nl).collect();
             let line = line.trim_end_matches(['\n', '\r']);
             *output_seen = true;
-            match line.strip_prefix(initramfs::EXIT_MARK) {
-                Some(code) => status = code.trim().parse().ok(),
-                None => sink(line),
+            if let Some(code) = line.strip_prefix(initramfs::EXIT_MARK) {
+                status = code.trim().parse().ok();
+            } else if let Some(at) = line.find(initramfs::EXPORT_MARK) {
+                // libtest may have printed "test x ... " on the same line, before the export.
+                if !line[..at].trim().is_empty() {
+                    sink(line[..at].trim_end());
+                }
+                export_chunk(&exports_dir(k), &line[at + initramfs::EXPORT_MARK.len()..])?;
+            } else {
+                sink(line);
             }
         }
         if let Some(s) = finished {

@@ -81,7 +81,8 @@ impl Hist {
 }
 
 impl Hist {
-    /// Counts in power-of-two buckets from 1 µs: (upper bound in ns, count), empty tail cut.
+    /// Counts in power-of-two buckets from 1 µs: (upper bound in ns, count). Empty buckets at the
+    /// end are cut; at the start all but one (whose bound is the next one's lower bound).
     pub fn log2_buckets(&self) -> Vec<(u64, u64)> {
         if self.count() == 0 {
             return Vec::new();
@@ -93,6 +94,13 @@ impl Hist {
             .collect();
         while out.last().is_some_and(|b| b.1 == 0) {
             out.pop();
+        }
+        // Leading empty buckets say nothing either; keep the bound below the first count.
+        let first = out.iter().position(|b| b.1 > 0).unwrap_or(0);
+        if first == 0 {
+            out.insert(0, (0, 0));
+        } else {
+            out.drain(..first - 1);
         }
         out
     }

@@ -370,14 +370,13 @@ fn histogram_lines(model: &Model) -> Vec<String> {
     }
     let buckets = all.log2_buckets();
     let max = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let mut lo = 0;
+    // The first bucket is empty (log2_buckets keeps it as the lower bound of the second).
     buckets
-        .iter()
-        .map(|&(hi, n)| {
+        .windows(2)
+        .map(|w| {
+            let (lo, (hi, n)) = (w[0].0, w[1]);
             let bar = "#".repeat(((n * 40).div_ceil(max)) as usize);
-            let l = format!("{:>9} .. {:<9} {:>7} {bar}", human_ns(lo), human_ns(hi), n);
-            lo = hi;
-            l
+            format!("{:>9} .. {:<9} {:>7} {bar}", human_ns(lo), human_ns(hi), n)
         })
         .collect()
 }

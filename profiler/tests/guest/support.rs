@@ -157,3 +157,18 @@ impl Stat {
         );
     }
 }
+
+/// Hands a file to the host: `cargo xtask` collects these lines from the guest's output into
+/// target/xtask/vm-SERIES/exports/NAME. Written to stdout directly, past libtest's capture.
+pub fn export(name: &str, bytes: &[u8]) {
+    use base64::Engine;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // Start on a line of our own: libtest may be in the middle of "test name ... ".
+    writeln!(out).unwrap();
+    for chunk in bytes.chunks(3 * 1024) {
+        let line = base64::engine::general_purpose::STANDARD.encode(chunk);
+        writeln!(out, "@@rtnlprof-export {name} {line}").unwrap();
+    }
+    out.flush().unwrap();
+}
