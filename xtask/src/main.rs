@@ -1,5 +1,6 @@
 //! `cargo xtask ...`: setup, build, the QEMU kernel test bed, tests and the demo.
 
+mod bench;
 mod build;
 mod demo;
 mod fixtures;
@@ -29,6 +30,8 @@ enum Command {
     Test(test::Options),
     /// Boot the 6.12 guest, run a built-in rtnetlink workload under rtnlprof, show the result.
     Demo(demo::Options),
+    /// Benchmarks that print figures: `cargo xtask bench report`.
+    Bench(bench::Options),
     /// Record the report fixtures (profiler/tests/fixtures) in the guests.
     Fixtures(fixtures::Options),
 }
@@ -41,6 +44,7 @@ fn main() {
         Command::Test(o) => test::run(&o),
         Command::Demo(o) => demo::run(&o),
         Command::Fixtures(o) => fixtures::run(&o),
+        Command::Bench(o) => bench::run(&o),
     };
     match result {
         Ok(code) => std::process::exit(code),

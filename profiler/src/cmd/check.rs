@@ -84,17 +84,19 @@ pub fn items() -> Vec<Item> {
 pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
     let items = items();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&items)?),
+        Format::Json => super::print_out(&serde_json::to_string_pretty(&items)?)?,
         Format::Text | Format::Markdown => {
-            println!("kernel {}", super::kernel_release());
+            let mut out = format!("kernel {}", super::kernel_release());
             for i in &items {
-                println!(
+                out += "\n";
+                out += &format!(
                     "{:<4} {:<20} {}",
                     if i.ok { "ok" } else { "MISS" },
                     i.need,
                     i.detail
                 );
             }
+            super::print_out(&out)?;
         }
     }
     Ok(if items.iter().all(|i| i.ok) { 0 } else { 1 })

@@ -29,6 +29,16 @@ pub fn exit_code_for(err: &anyhow::Error) -> i32 {
     }
 }
 
+/// Prints the output; a reader that went away (`| head`) is not an error.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// The running kernel's release (`uname -r`).
 pub fn kernel_release() -> String {
     nix::sys::utsname::uname()

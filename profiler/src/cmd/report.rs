@@ -93,6 +93,6 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
         Format::Markdown => report::markdown(&model, &run, &opts),
         Format::Json => report::json(&model, &run),
     };
-    println!("{out}");
+    super::print_out(&out)?;
     Ok(0)
 }

@@ -43,6 +43,6 @@ pub fn run(args: &StatArgs) -> anyhow::Result<i32> {
         Format::Markdown => report::markdown(&model, &run, &opts),
         Format::Json => report::json(&model, &run),
     };
-    println!("{out}");
+    super::print_out(&out)?;
     Ok(end.code)
 }

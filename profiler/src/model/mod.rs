@@ -10,7 +10,9 @@ pub mod candidates;
 pub mod hist;
 pub mod names;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 use crate::events::{Hold, HoldContext, MsgType, Record, Request, RequestId, Task};
 use hist::Hist;
@@ -122,7 +124,7 @@ pub struct Model {
     /// Recent holds in release order (= acquisition order: the mutex serialises them).
     recent: VecDeque<(Handler, u64, u64)>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
-    pending: HashMap<RequestId, u64>,
+    pending: FxHashMap<RequestId, u64>,
     pub first_ns: Option<u64>,
     pub last_ns: Option<u64>,
     pub records: u64,
@@ -172,6 +174,7 @@ impl Model {
 
     fn task(&mut self, t: &Task) -> &mut TaskStats {
         let s = self.tasks.entry(t.tid).or_default();
+        // Same thread, same name: the common case, no allocation.
         if s.comm != t.comm {
             *s = TaskStats {
                 tid: t.tid,
@@ -216,7 +219,11 @@ impl Model {
         self.blame_wait(&handler, h.wait_start_ns, h.acquired_ns);
         self.add_held(h.acquired_ns, h.released_ns);
 
-        let s = self.handlers.entry(handler.clone()).or_default();
+        if !self.handlers.contains_key(&handler) {
+            self.handlers
+                .insert(handler.clone(), HandlerStats::default());
+        }
+        let s = self.handlers.get_mut(&handler).expect("inserted");
         s.holds += 1;
         s.continuation_holds += u64::from(continuation);
         s.hold.record(h.hold_ns());

@@ -14,6 +14,7 @@
 //! recording takes a few bytes per event.
 
 pub mod reader;
+pub mod synthetic;
 pub mod wire;
 pub mod writer;
 

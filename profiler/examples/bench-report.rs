@@ -1,0 +1,68 @@
+//! Figures behind `cargo xtask bench report`: events per second through the model (one core) and
+//! bytes per event on disk of a realistic synthetic file, which it leaves at FILE for xtask to
+//! time `rtnlprof report` on (measured from xtask, a small process: a child forked from this one
+//! would count this process's memory in its peak).
+//!
+//! Usage: bench-report EVENTS FILE
+
+use std::{hint::black_box, time::Instant};
+
+use rtnlprof::{
+    events::Record,
+    model::Model,
+    trace::{synthetic::Realistic, writer::Writer, Footer, Header},
+};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(events), Some(path)) = (args.get(1), args.get(2)) else {
+        panic!("usage: bench-report EVENTS FILE");
+    };
+    let events: usize = events.parse().expect("EVENTS");
+
+    // 1. The model alone, on records already in memory.
+    let sample: Vec<Record> = Realistic::new().take(2_000_000).collect();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut m = Model::new();
+        for r in &sample {
+            m.add(r);
+        }
+        black_box(&m);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "model:  {:.1} M events/s on one core (best of 5 passes over {} events)",
+        sample.len() as f64 / best / 1e6,
+        sample.len()
+    );
+    drop(sample);
+
+    // 2. A file of `events` realistic events.
+    let t = Instant::now();
+    let f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut w = Writer::new(
+        f,
+        &Header {
+            kernel: "synthetic".into(),
+            clock: "CLOCK_MONOTONIC".into(),
+            capture_mode: "synthetic".into(),
+            start_mono_ns: 1_000_000_000,
+            ..Header::default()
+        },
+    )
+    .expect("header");
+    for r in Realistic::new().take(events) {
+        w.push(&r).expect("write");
+    }
+    w.finish(Footer::default()).expect("finish");
+    let size = std::fs::metadata(path).expect("stat").len();
+    println!(
+        "disk:   {:.2} bytes/event ({} events, {} bytes, written in {:.1} s)",
+        size as f64 / events as f64,
+        events,
+        size,
+        t.elapsed().as_secs_f64()
+    );
+}

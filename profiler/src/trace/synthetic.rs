@@ -1,0 +1,121 @@
+//! A synthetic, realistic stream of records for tests and benchmarks: requests of five types from
+//! five threads with their holds, dump continuations, a kworker, and a failed trylock now and
+//! then, with timings that vary like real ones.
+
+use crate::events::{Hold, HoldContext, LockFnName, MsgType, Record, Request, RequestId, Task};
+
+fn task(tid: u32) -> Task {
+    Task {
+        tid,
+        tgid: 100 + tid,
+        comm: format!("w{tid}"),
+    }
+}
+
+pub struct Realistic {
+    t: u64,
+    i: u64,
+    queue: std::collections::VecDeque<Record>,
+}
+
+impl Realistic {
+    pub fn new() -> Self {
+        Realistic {
+            t: 1_000_000_000,
+            i: 0,
+            queue: Default::default(),
+        }
+    }
+
+    fn step(&mut self) {
+        self.i += 1;
+        let i = self.i;
+        let out = &mut self.queue;
+        let tid = (i % 5) as u32 + 1;
+        let ty = [16u16, 17, 20, 24, 18][(i % 5) as usize];
+        let dump = ty == 18 && i.is_multiple_of(2);
+        let msg = MsgType::from_wire(
+            if ty == 20 { 2 } else { 0 },
+            ty,
+            if dump { 0x301 } else { 0x5 },
+        );
+        let start = self.t;
+        let id = RequestId {
+            tid,
+            start_ns: start,
+        };
+        let wait = 200 + (i * 7919) % 3000;
+        let held = 20_000 + (i * 104_729) % 400_000;
+        let acq = start + 1_000 + wait;
+        out.push_back(Record::Hold(Hold {
+            context: HoldContext::Request { msg, id },
+            task: task(tid),
+            lock_fn: LockFnName::MutexLock,
+            wait_start_ns: start + 1_000,
+            acquired_ns: acq,
+            released_ns: acq + held,
+            contention_begins: u8::from(wait > 2000),
+            gp_ns: if ty == 17 { held / 3 } else { 0 },
+            gp_count: u32::from(ty == 17),
+        }));
+        if dump {
+            out.push_back(Record::Hold(Hold {
+                context: HoldContext::DumpContinue { msg, id },
+                task: task(tid),
+                lock_fn: LockFnName::MutexLock,
+                wait_start_ns: acq + held + 5_000,
+                acquired_ns: acq + held + 5_300,
+                released_ns: acq + held + 60_000,
+                contention_begins: 0,
+                gp_ns: 0,
+                gp_count: 0,
+            }));
+        }
+        out.push_back(Record::Request(Request {
+            msg,
+            nlmsg_flags: if dump { 0x301 } else { 0x5 },
+            task: task(tid),
+            start_ns: start,
+            end_ns: acq + held + 2_000,
+            ret: 0,
+        }));
+        if i.is_multiple_of(17) {
+            out.push_back(Record::Hold(Hold {
+                context: HoldContext::Other {
+                    caller: "addrconf_dad_work".into(),
+                },
+                task: task(9),
+                lock_fn: LockFnName::MutexLock,
+                wait_start_ns: acq + held + 100_000,
+                acquired_ns: acq + held + 100_400,
+                released_ns: acq + held + 150_000,
+                contention_begins: 0,
+                gp_ns: 0,
+                gp_count: 0,
+            }));
+        }
+        if i.is_multiple_of(101) {
+            out.push_back(Record::TrylockFailed {
+                task: task(7),
+                at_ns: acq + 10,
+            });
+        }
+        self.t = acq + held + 200_000;
+    }
+}
+
+impl Default for Realistic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Iterator for Realistic {
+    type Item = Record;
+    fn next(&mut self) -> Option<Record> {
+        if self.queue.is_empty() {
+            self.step();
+        }
+        self.queue.pop_front()
+    }
+}
