@@ -78,6 +78,9 @@ pub struct RecordArgs {
 pub struct ReportArgs {
     /// A recording made by `rtnlprof record`.
     pub file: PathBuf,
+    /// Only the last SECONDS of the recording (records completed in that window).
+    #[arg(long, value_name = "SECONDS")]
+    pub last: Option<f64>,
     /// Output format (json is documented and versioned: see the README).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -100,6 +100,17 @@ pub enum Record {
     TrylockFailed { task: Task, at_ns: u64 },
 }
 
+impl Record {
+    /// When the record was complete (request exit, release, failed trylock): what windows use.
+    pub fn end_ns(&self) -> u64 {
+        match self {
+            Record::Request(r) => r.end_ns,
+            Record::Hold(h) => h.released_ns,
+            Record::TrylockFailed { at_ns, .. } => *at_ns,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("record of {0} bytes, expected {EVENT_SIZE}")]

@@ -191,3 +191,34 @@ proptest! {
         read_and_render(&bytes[..len]);
     }
 }
+
+#[test]
+fn the_last_seconds_are_a_window_of_the_whole() {
+    let path = fixture("6.12.rtnl");
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["report", "--format", "json"];
+        args.extend_from_slice(extra);
+        args.push(path.to_str().unwrap());
+        let out = rtnlprof(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = json(&[]);
+    let huge = json(&["--last", "100000"]);
+    assert_eq!(
+        all["totals"], huge["totals"],
+        "a window longer than the recording is all of it"
+    );
+    let short = json(&["--last", "0.2"]);
+    let (a, s) = (&all["totals"]["holds"], &short["totals"]["holds"]);
+    assert!(s.as_u64().unwrap() < a.as_u64().unwrap(), "{s} < {a}");
+    assert!(short["wall_ns"].as_u64().unwrap() <= 200_000_000);
+    assert!(short["warnings"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("window: the last"));
+}
