@@ -12,6 +12,7 @@
 //!   getlinks:N   N lookups of `lo` by index (RTM_GETLINK, not a dump)
 //!   dumplinks:N  N dumps of all links (RTM_GETLINK with NLM_F_DUMP), every part read
 //!   dellinks:N   delete rwl0..rwl{N-1} (RTM_DELLINK)
+//!   prefix=NAME  name the links of the following steps NAME0, NAME1... (default rwl)
 //! Links, addresses, routes and neighbours are indexed 0..=255.
 //! Prints one JSON object: {"sent":[{"family":F,"type":T,"dump":D,"count":N},...]}.
 
@@ -141,11 +142,14 @@ fn ndmsg(index: i32, state: u16) -> Vec<u8> {
 }
 
 /// Index of link `rwl{i}`, through the SIOCGIFINDEX ioctl (which does not take RTNL).
-fn ifindex(i: u64) -> io::Result<i32> {
-    let name = std::ffi::CString::new(link_name(i)).unwrap();
+fn ifindex(prefix: &str, i: u64) -> io::Result<i32> {
+    let name = std::ffi::CString::new(link_name(prefix, i)).unwrap();
     // SAFETY: a valid C string.
     match unsafe { libc::if_nametoindex(name.as_ptr()) } {
-        0 => Err(io::Error::other(format!("no link {}", link_name(i)))),
+        0 => Err(io::Error::other(format!(
+            "no link {}",
+            link_name(prefix, i)
+        ))),
         n => Ok(n as i32),
     }
 }
@@ -238,8 +242,8 @@ impl Netlink {
     }
 }
 
-fn link_name(i: u64) -> String {
-    format!("rwl{i}")
+fn link_name(prefix: &str, i: u64) -> String {
+    format!("{prefix}{i}")
 }
 
 fn run() -> io::Result<()> {
@@ -250,7 +254,12 @@ fn run() -> io::Result<()> {
             "usage: rtnl-workload links:N | dellinks:N ...",
         ));
     }
+    let mut prefix = "rwl".to_owned();
     for step in &steps {
+        if let Some(p) = step.strip_prefix("prefix=") {
+            prefix = p.to_owned();
+            continue;
+        }
         let (what, n) = step
             .split_once(':')
             .and_then(|(w, n)| Some((w, n.parse::<u64>().ok()?)))
@@ -260,11 +269,15 @@ fn run() -> io::Result<()> {
             let new = req | NLM_F_CREATE | NLM_F_EXCL;
             let msg = match what {
                 "links" => Msg::new(RTM_NEWLINK, new, &ifinfomsg(0, 0, 0))
-                    .attr(IFLA_IFNAME, &cstr(&link_name(i)))
+                    .attr(IFLA_IFNAME, &cstr(&link_name(&prefix, i)))
                     .nested(IFLA_LINKINFO, |m| m.attr(IFLA_INFO_KIND, b"dummy")),
-                "up" => Msg::new(RTM_NEWLINK, req, &ifinfomsg(ifindex(i)?, IFF_UP, IFF_UP)),
+                "up" => Msg::new(
+                    RTM_NEWLINK,
+                    req,
+                    &ifinfomsg(ifindex(&prefix, i)?, IFF_UP, IFF_UP),
+                ),
                 "dellinks" => Msg::new(RTM_DELLINK, req, &ifinfomsg(0, 0, 0))
-                    .attr(IFLA_IFNAME, &cstr(&link_name(i))),
+                    .attr(IFLA_IFNAME, &cstr(&link_name(&prefix, i))),
                 "getlinks" => Msg::new(RTM_GETLINK, req, &ifinfomsg(1, 0, 0)),
                 "dumplinks" => {
                     Msg::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &ifinfomsg(0, 0, 0))
@@ -276,7 +289,7 @@ fn run() -> io::Result<()> {
                         RTM_DELADDR
                     };
                     let flags = if what == "addrs" { new } else { req };
-                    Msg::new(ty, flags, &ifaddrmsg(24, ifindex(i)? as u32))
+                    Msg::new(ty, flags, &ifaddrmsg(24, ifindex(&prefix, i)? as u32))
                         .attr(IFA_LOCAL, &v4(1, i, 1))
                         .attr(IFA_ADDRESS, &v4(1, i, 1))
                 }
@@ -290,7 +303,7 @@ fn run() -> io::Result<()> {
                     // main table, proto boot, scope link, unicast
                     Msg::new(ty, flags, &rtmsg(24, 254, 3, 253, 1))
                         .attr(RTA_DST, &v4(2, i, 0))
-                        .attr(RTA_OIF, &ifindex(i)?.to_ne_bytes())
+                        .attr(RTA_OIF, &ifindex(&prefix, i)?.to_ne_bytes())
                 }
                 "getroutes" => {
                     Msg::new(RTM_GETROUTE, req, &rtmsg(32, 0, 0, 0, 0)).attr(RTA_DST, &v4(2, i, 5))
@@ -302,7 +315,7 @@ fn run() -> io::Result<()> {
                         RTM_DELNEIGH
                     };
                     let flags = if what == "neighs" { new } else { req };
-                    Msg::new(ty, flags, &ndmsg(ifindex(i)?, NUD_PERMANENT))
+                    Msg::new(ty, flags, &ndmsg(ifindex(&prefix, i)?, NUD_PERMANENT))
                         .attr(NDA_DST, &v4(1, i, 2))
                         .attr(NDA_LLADDR, &[2, 0, 0, 0, 0, i as u8])
                 }

@@ -27,6 +27,34 @@ pub enum Command {
     Record(RecordArgs),
     /// Report on a recording.
     Report(ReportArgs),
+    /// Compare two recordings (or reports' JSON); exit 1 on an RTNL regression, 2 on bad input.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The baseline: a recording or `rtnlprof report --format json` output.
+    pub base: PathBuf,
+    /// The run to judge.
+    pub new: PathBuf,
+    /// A rule that fails the comparison, e.g. `hold.p99>+20%`, `RTM_NEWLINK:wait.total>+50ms`,
+    /// `utilization>+5pp` (repeatable; replaces the defaults and the config file's rules).
+    #[arg(long = "fail-on", value_name = "RULE")]
+    pub fail_on: Vec<String>,
+    /// TOML: fail_on = [...], min_samples, confidence, min_abs_ns, min_abs_total_ns.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+    Junit,
 }
 
 #[derive(Debug, clap::Args)]

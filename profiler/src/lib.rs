@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod cli;
 pub mod cmd;
+pub mod diff;
 pub mod events;
 pub mod model;
 pub mod trace;

@@ -18,6 +18,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "xz-utils",
     "iproute2",
     "bpftool",
+    "libxml2-utils",
     "binutils",
     "rustc-web",
     "cargo-web",

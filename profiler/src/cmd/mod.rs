@@ -1,6 +1,7 @@
 //! One module per subcommand; this is where errors become exit codes.
 
 pub mod check;
+pub mod diff;
 pub mod live;
 pub mod record;
 pub mod report;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Stat(args) => stat::run(&args),
         Command::Record(args) => record::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
 

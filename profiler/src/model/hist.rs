@@ -105,3 +105,71 @@ impl Hist {
         out
     }
 }
+
+impl Hist {
+    /// Standard deviation of the recorded values.
+    pub fn stdev(&self) -> f64 {
+        if self.count() == 0 {
+            0.0
+        } else {
+            self.h.stdev()
+        }
+    }
+
+    /// A confidence interval of quantile q from the ranks of the order statistics: the values at
+    /// q ∓ z·sqrt(q(1−q)/n).
+    pub fn quantile_ci(&self, q: f64, z: f64) -> (u64, u64) {
+        let n = self.count().max(1) as f64;
+        let d = z * (q * (1.0 - q) / n).sqrt();
+        (
+            self.quantile((q - d).max(0.0)),
+            self.quantile((q + d).min(1.0)),
+        )
+    }
+
+    /// V2 + DEFLATE, base64: the histogram in the form HdrHistogram tools exchange.
+    pub fn to_base64(&self) -> String {
+        use base64::Engine;
+        use hdrhistogram::serialization::Serializer;
+        let mut buf = Vec::new();
+        hdrhistogram::serialization::V2DeflateSerializer::new()
+            .serialize(&self.h, &mut buf)
+            .expect("serializing to memory");
+        base64::engine::general_purpose::STANDARD.encode(buf)
+    }
+
+    /// Reads `to_base64`'s output; the exact total and maximum come from the caller (the report
+    /// has them).
+    pub fn from_base64(s: &str, total_ns: u64, max_ns: u64) -> Result<Hist, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| format!("histogram: {e}"))?;
+        let h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("histogram: {e:?}"))?;
+        let mut out = Hist::default();
+        out.h.add(&h).map_err(|e| format!("histogram: {e:?}"))?;
+        out.total_ns = total_ns;
+        out.max_ns = max_ns;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_base64_and_knows_its_spread() {
+        let mut h = Hist::default();
+        for v in 1..=1000u64 {
+            h.record(v * 1000);
+        }
+        let back = Hist::from_base64(&h.to_base64(), h.total_ns(), h.max_ns()).unwrap();
+        assert_eq!(back.summary(), h.summary());
+        let (lo, hi) = h.quantile_ci(0.5, 1.96);
+        assert!(lo < h.quantile(0.5) && h.quantile(0.5) < hi);
+        assert!((h.stdev() - 288_675.0).abs() < 1_000.0);
+    }
+}

@@ -1,3 +1,4 @@
 //! Pure renders of the model.
 
+pub mod diff;
 pub mod report;

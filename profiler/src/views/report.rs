@@ -11,8 +11,9 @@
 //! * `handlers` [ranked by hold time]: `handler` (name), `kind` ("msg" | "caller"), for "msg"
 //!   `family`, `nlmsg_type`, `type_name`, `dump`; then `requests`, `requests_locked`, `request_ns`,
 //!   `holds`, `continuation_holds`, `hold_ns`, `wait_ns`, `max_hold_ns`, `max_wait_ns`,
-//!   `contended_waits`, `gp_ns`, `gp_count`, `trylock_failed`, `blamed_ns`, and `hold` / `wait`
-//!   {count, total_ns, p50_ns, p90_ns, p99_ns, max_ns};
+//!   `contended_waits`, `gp_ns`, `gp_count`, `trylock_failed`, `blamed_ns`, `hold` / `wait`
+//!   {count, total_ns, p50_ns, p90_ns, p99_ns, max_ns}, and `hold_hist` / `wait_hist`: the
+//!   histograms themselves (HdrHistogram V2+DEFLATE, base64);
 //! * `tasks` [by hold time]: {tid, tgid, comm, requests, holds, hold_ns, wait_ns, gp_ns};
 //! * `blame` [by time]: {waiter, holder, wait_ns}: time `waiter`'s acquisitions waited while
 //!   `holder` held RTNL;
@@ -105,6 +106,9 @@ struct Row {
     blamed_ns: u64,
     hold: Summary,
     wait: Summary,
+    /// The histograms, HdrHistogram V2+DEFLATE in base64 (what `rtnlprof diff` compares).
+    hold_hist: String,
+    wait_hist: String,
 }
 
 fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
@@ -142,6 +146,8 @@ fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
         blamed_ns: s.blamed_ns,
         hold: s.hold.summary(),
         wait: s.wait.summary(),
+        hold_hist: s.hold.to_base64(),
+        wait_hist: s.wait.to_base64(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! They need BPF trampolines and `rtnl_mutex` in kallsyms, which the host does not offer.
 
 mod capture;
+mod diff;
 mod record;
 mod support;
 

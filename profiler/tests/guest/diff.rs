@@ -1,0 +1,111 @@
+//! `rtnlprof diff` on recordings made here: the same workload twice passes, the workload with a
+//! competing RTNL holder fails, naming the regressing types first.
+
+use std::process::{Child, Command};
+
+use serde_json::Value;
+
+use crate::support::{rtnlprof, RTNLPROF, WORKLOAD};
+
+const PAIRS: usize = 10;
+const STEPS: &str = "links:25 up:25 addrs:25 routes:25 neighs:25 getlinks:100 delneighs:25 delroutes:25 deladdrs:25 dellinks:25";
+
+fn record(path: &str) {
+    let out = Command::new(RTNLPROF)
+        .args(["record", "-o", path, "--", "sh", "-c"])
+        .arg(format!("{WORKLOAD} {STEPS} >/dev/null"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Another writer: creates and deletes links in a loop, holding RTNL across grace periods.
+fn competitor() -> Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while :; do {WORKLOAD} prefix=cmp links:4 dellinks:4 >/dev/null 2>&1; done"
+        ))
+        .spawn()
+        .unwrap()
+}
+
+/// Removes whatever links a killed competitor left behind.
+fn clean_competitor() {
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg("for i in 0 1 2 3; do /usr/sbin/ip link del cmp$i 2>/dev/null; done; true")
+        .status();
+}
+
+fn diff(base: &str, new: &str) -> (i32, Value) {
+    let out = rtnlprof(&["diff", "--format", "json", base, new]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("diff output: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), v)
+}
+
+#[test]
+fn same_workload_passes_and_a_competing_holder_fails_ten_times_each() {
+    let mut false_alarms = Vec::new();
+    let mut missed = Vec::new();
+    for i in 0..PAIRS {
+        let (base, same, comp) = (
+            format!("/tmp/d{i}-base.rtnl"),
+            format!("/tmp/d{i}-same.rtnl"),
+            format!("/tmp/d{i}-comp.rtnl"),
+        );
+        record(&base);
+        record(&same);
+        let mut c = competitor();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        record(&comp);
+        let _ = c.kill();
+        let _ = c.wait();
+        clean_competitor();
+
+        let (code, v) = diff(&base, &same);
+        if code != 0 {
+            false_alarms.push(format!("pair {i}: {}", v["verdict"]));
+        }
+        let (code, v) = diff(&base, &comp);
+        let first = &v["checks"][0];
+        let named_first =
+            first["regression"] == true && v["rows"][0]["regressions"].as_u64().unwrap_or(0) > 0;
+        if code != 1 || !named_first {
+            missed.push(format!("pair {i}: exit {code}: {}", v["verdict"]));
+        }
+        for p in [&base, &same, &comp] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    assert!(false_alarms.is_empty(), "false alarms: {false_alarms:#?}");
+    assert!(missed.is_empty(), "missed regressions: {missed:#?}");
+}
+
+#[test]
+fn mismatched_inputs_are_reported() {
+    record("/tmp/m-base.rtnl");
+    // A truncated recording still compares, with a warning naming it.
+    let bytes = std::fs::read("/tmp/m-base.rtnl").unwrap();
+    std::fs::write("/tmp/m-cut.rtnl", &bytes[..bytes.len() - 3]).unwrap();
+    let out = rtnlprof(&["diff", "/tmp/m-base.rtnl", "/tmp/m-cut.rtnl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("m-cut.rtnl") && err.contains("cut short"),
+        "{err}"
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    // Not a recording at all: exit 2, one line.
+    std::fs::write("/tmp/m-junk.rtnl", b"junk").unwrap();
+    let out = rtnlprof(&["diff", "/tmp/m-base.rtnl", "/tmp/m-junk.rtnl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim().lines().count(),
+        1
+    );
+}
