@@ -99,6 +99,17 @@ pub struct MsgKey {
     pub req_start: u64,
 }
 
+impl MsgKey {
+    pub const ZERO: MsgKey = MsgKey {
+        nlmsg_type: 0,
+        nlmsg_flags: 0,
+        family: 0,
+        _pad: [0; 3],
+        req_tid: 0,
+        req_start: 0,
+    };
+}
+
 /// One record in the ring buffer. Fixed size, the same for every kind.
 #[repr(C)]
 #[derive(Copy, Clone, Debug)]
@@ -143,14 +154,7 @@ impl Event {
             tid: 0,
             tgid: 0,
             ret: 0,
-            msg: MsgKey {
-                nlmsg_type: 0,
-                nlmsg_flags: 0,
-                family: 0,
-                _pad: [0; 3],
-                req_tid: 0,
-                req_start: 0,
-            },
+            msg: MsgKey::ZERO,
             t_start: 0,
             t_acquired: 0,
             t_end: 0,

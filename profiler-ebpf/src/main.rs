@@ -62,22 +62,8 @@ struct Task {
 }
 
 const TASK_ZERO: Task = Task {
-    req: MsgKey {
-        nlmsg_type: 0,
-        nlmsg_flags: 0,
-        family: 0,
-        _pad: [0; 3],
-        req_tid: 0,
-        req_start: 0,
-    },
-    dump: MsgKey {
-        nlmsg_type: 0,
-        nlmsg_flags: 0,
-        family: 0,
-        _pad: [0; 3],
-        req_tid: 0,
-        req_start: 0,
-    },
+    req: MsgKey::ZERO,
+    dump: MsgKey::ZERO,
     in_req: 0,
     in_dump: 0,
     locking: 0,
@@ -305,95 +291,77 @@ fn lock_exit(lock: u64, taken: bool) {
     }
 }
 
-#[fentry(function = "mutex_lock")]
-pub fn mutex_lock_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Lock);
-    0
+/// An entry/exit pair on one mutex entry point. `$taken` says, from the exit context, whether the
+/// call returned holding the lock (the return value follows the arguments).
+macro_rules! lock_probe {
+    ($func:literal, $entry:ident, $exit:ident, $lock_fn:expr, |$ctx:ident| $taken:expr) => {
+        #[fentry(function = $func)]
+        pub fn $entry(ctx: FEntryContext) -> u32 {
+            lock_entry(&ctx, ctx.arg(0), $lock_fn);
+            0
+        }
+        #[fexit(function = $func)]
+        pub fn $exit($ctx: FExitContext) -> u32 {
+            lock_exit($ctx.arg(0), $taken);
+            0
+        }
+    };
 }
 
-#[fexit(function = "mutex_lock")]
-pub fn mutex_lock_exit(ctx: FExitContext) -> u32 {
-    lock_exit(ctx.arg(0), true);
-    0
+fn ret(ctx: &FExitContext, args: usize) -> i32 {
+    ctx.arg::<i64>(args) as i32
 }
 
-#[fentry(function = "mutex_lock_interruptible")]
-pub fn mutex_lock_interruptible_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Interruptible);
-    0
-}
-
-#[fexit(function = "mutex_lock_interruptible")]
-pub fn mutex_lock_interruptible_exit(ctx: FExitContext) -> u32 {
-    let ret: i64 = ctx.arg(1);
-    lock_exit(ctx.arg(0), ret as i32 == 0);
-    0
-}
-
-#[fentry(function = "mutex_lock_killable")]
-pub fn mutex_lock_killable_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Killable);
-    0
-}
-
-#[fexit(function = "mutex_lock_killable")]
-pub fn mutex_lock_killable_exit(ctx: FExitContext) -> u32 {
-    let ret: i64 = ctx.arg(1);
-    lock_exit(ctx.arg(0), ret as i32 == 0);
-    0
-}
-
-#[fentry(function = "mutex_trylock")]
-pub fn mutex_trylock_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Trylock);
-    0
-}
-
-#[fexit(function = "mutex_trylock")]
-pub fn mutex_trylock_exit(ctx: FExitContext) -> u32 {
-    let ret: i64 = ctx.arg(1);
-    lock_exit(ctx.arg(0), ret as i32 == 1);
-    0
-}
-
+lock_probe!(
+    "mutex_lock",
+    mutex_lock_entry,
+    mutex_lock_exit,
+    LockFn::Lock,
+    |_c| true
+);
+lock_probe!(
+    "mutex_lock_interruptible",
+    mutex_lock_interruptible_entry,
+    mutex_lock_interruptible_exit,
+    LockFn::Interruptible,
+    |c| ret(&c, 1) == 0
+);
+lock_probe!(
+    "mutex_lock_killable",
+    mutex_lock_killable_entry,
+    mutex_lock_killable_exit,
+    LockFn::Killable,
+    |c| ret(&c, 1) == 0
+);
+lock_probe!(
+    "mutex_trylock",
+    mutex_trylock_entry,
+    mutex_trylock_exit,
+    LockFn::Trylock,
+    |c| ret(&c, 1) == 1
+);
 // Kernels with lock debugging (CONFIG_DEBUG_LOCK_ALLOC) route the plain calls through these.
-#[fentry(function = "mutex_lock_nested")]
-pub fn mutex_lock_nested_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Lock);
-    0
-}
-
-#[fexit(function = "mutex_lock_nested")]
-pub fn mutex_lock_nested_exit(ctx: FExitContext) -> u32 {
-    lock_exit(ctx.arg(0), true);
-    0
-}
-
-#[fentry(function = "mutex_lock_interruptible_nested")]
-pub fn mutex_lock_interruptible_nested_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Interruptible);
-    0
-}
-
-#[fexit(function = "mutex_lock_interruptible_nested")]
-pub fn mutex_lock_interruptible_nested_exit(ctx: FExitContext) -> u32 {
-    let ret: i64 = ctx.arg(2);
-    lock_exit(ctx.arg(0), ret as i32 == 0);
-    0
-}
-
-#[fentry(function = "mutex_lock_killable_nested")]
-pub fn mutex_lock_killable_nested_entry(ctx: FEntryContext) -> u32 {
-    lock_entry(&ctx, ctx.arg(0), LockFn::Killable);
-    0
-}
-
-#[fexit(function = "mutex_lock_killable_nested")]
-pub fn mutex_lock_killable_nested_exit(ctx: FExitContext) -> u32 {
-    let ret: i64 = ctx.arg(2);
-    lock_exit(ctx.arg(0), ret as i32 == 0);
-    0
-}
+lock_probe!(
+    "mutex_lock_nested",
+    mutex_lock_nested_entry,
+    mutex_lock_nested_exit,
+    LockFn::Lock,
+    |_c| true
+);
+lock_probe!(
+    "mutex_lock_interruptible_nested",
+    mutex_lock_interruptible_nested_entry,
+    mutex_lock_interruptible_nested_exit,
+    LockFn::Interruptible,
+    |c| ret(&c, 2) == 0
+);
+lock_probe!(
+    "mutex_lock_killable_nested",
+    mutex_lock_killable_nested_entry,
+    mutex_lock_killable_nested_exit,
+    LockFn::Killable,
+    |c| ret(&c, 2) == 0
+);
 
 #[fentry(function = "mutex_unlock")]
 pub fn mutex_unlock_entry(ctx: FEntryContext) -> u32 {

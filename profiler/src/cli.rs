@@ -64,20 +64,12 @@ pub struct CheckArgs {
     pub format: Format,
 }
 
+/// What to capture and for how long (stat, record).
 #[derive(Debug, clap::Args)]
-pub struct StatArgs {
-    /// Stop after this many seconds (default: when CMD exits, or on Ctrl-C).
+pub struct CaptureArgs {
+    /// Stop after this many seconds (default: when CMD exits, or on Ctrl-C / SIGTERM).
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Rows per table.
-    #[arg(long, default_value_t = 20)]
-    pub top: usize,
-    /// Main table: by message type (and kernel caller), by caller only, or by thread.
-    #[arg(long, value_enum, default_value_t = By::Type)]
-    pub by: By,
     /// Ring buffer size in bytes (a power of two, at least one page).
     #[arg(long, default_value_t = 1 << 22, value_name = "BYTES")]
     pub ring_bytes: u32,
@@ -86,29 +78,9 @@ pub struct StatArgs {
     pub cmd: Vec<OsString>,
 }
 
+/// How to show a report (stat, report).
 #[derive(Debug, clap::Args)]
-pub struct RecordArgs {
-    /// The recording to write.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
-    /// Stop after this many seconds (default: when CMD exits, or on Ctrl-C / SIGTERM).
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<f64>,
-    /// Ring buffer size in bytes (a power of two, at least one page).
-    #[arg(long, default_value_t = 1 << 22, value_name = "BYTES")]
-    pub ring_bytes: u32,
-    /// Command to run while recording; rtnlprof exits with its status.
-    #[arg(last = true, value_name = "CMD")]
-    pub cmd: Vec<OsString>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ReportArgs {
-    /// A recording made by `rtnlprof record`.
-    pub file: PathBuf,
-    /// Only the last SECONDS of the recording (records completed in that window).
-    #[arg(long, value_name = "SECONDS")]
-    pub last: Option<f64>,
+pub struct OutputArgs {
     /// Output format (json is documented and versioned: see the README).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -118,6 +90,34 @@ pub struct ReportArgs {
     /// Main table: by message type (and kernel caller), by caller only, or by thread.
     #[arg(long, value_enum, default_value_t = By::Type)]
     pub by: By,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// The recording to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A recording made by `rtnlprof record`.
+    pub file: PathBuf,
+    /// Only the last SECONDS of the recording (records completed in that window).
+    #[arg(long, value_name = "SECONDS")]
+    pub last: Option<f64>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

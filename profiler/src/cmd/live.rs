@@ -2,7 +2,6 @@
 //! duration or a signal), hand every record to a sink, stop cleanly.
 
 use std::{
-    ffi::OsString,
     process::{Child, Command, ExitStatus},
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
@@ -13,6 +12,7 @@ use nix::sys::signal::{self, SigHandler, Signal};
 
 use crate::{
     capture::{Capture, CaptureOptions, KernelStats},
+    cli::CaptureArgs,
     events::Record,
     trace::Header,
     views::report::{RunInfo, SkippedHook},
@@ -39,12 +39,6 @@ fn exit_code(status: ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-pub struct LiveArgs<'a> {
-    pub duration: Option<f64>,
-    pub ring_bytes: u32,
-    pub cmd: &'a [OsString],
 }
 
 pub struct LiveEnd {
@@ -127,7 +121,7 @@ pub trait Sink {
 }
 
 /// Runs the capture, handing every batch of records to `sink`.
-pub fn run(args: &LiveArgs<'_>, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
+pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
     install_stop_handlers()?;
     let mut capture = Capture::start(&CaptureOptions {
         ring_bytes: args.ring_bytes,

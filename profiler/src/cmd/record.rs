@@ -10,7 +10,7 @@ use crate::{
     trace::{writer::Writer, Footer, Header},
 };
 
-use super::live::{self, LiveArgs, Sink};
+use super::live::{self, Sink};
 
 struct FileSink<'a> {
     path: &'a Path,
@@ -60,14 +60,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
         writer: None,
         last_flush: Instant::now(),
     };
-    let end = live::run(
-        &LiveArgs {
-            duration: args.duration,
-            ring_bytes: args.ring_bytes,
-            cmd: &args.cmd,
-        },
-        &mut sink,
-    )?;
+    let end = live::run(&args.capture, &mut sink)?;
     let mut w = sink.writer.context("the capture did not start")?;
     w.flush()
         .with_context(|| format!("writing {}", path.display()))?;

@@ -7,7 +7,7 @@ use std::{
 };
 
 use crate::{
-    cli::{Format, ReportArgs},
+    cli::{Format, OutputArgs, ReportArgs},
     model::Model,
     trace::{reader::Reader, TraceError},
     views::report::{self, RunInfo},
@@ -120,18 +120,22 @@ pub fn load_window(
     Ok((model, run))
 }
 
+/// The report in the asked format (`stat` prints the same).
+pub fn render(model: &Model, run: &RunInfo, out: &OutputArgs) -> String {
+    let opts = report::Options {
+        top: out.top,
+        by: out.by,
+    };
+    match out.format {
+        Format::Text => report::text(model, run, &opts),
+        Format::Markdown => report::markdown(model, run, &opts),
+        Format::Json => report::json(model, run),
+    }
+}
+
 pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     let last_ns = args.last.map(|s| (s * 1e9) as u64);
     let (model, run) = load_window(&args.file, true, last_ns)?;
-    let opts = report::Options {
-        top: args.top,
-        by: args.by,
-    };
-    let out = match args.format {
-        Format::Text => report::text(&model, &run, &opts),
-        Format::Markdown => report::markdown(&model, &run, &opts),
-        Format::Json => report::json(&model, &run),
-    };
-    super::print_out(&out)?;
+    super::print_out(&render(&model, &run, &args.output))?;
     Ok(0)
 }

@@ -1,13 +1,9 @@
 //! `rtnlprof stat [-- CMD]`: profile RTNL while CMD runs (or for --duration, or until Ctrl-C) and
 //! print the report.
 
-use crate::{
-    cli::{Format, StatArgs},
-    model::Model,
-    views::report,
-};
+use crate::{cli::StatArgs, model::Model};
 
-use super::live::{self, LiveArgs, Sink};
+use super::live::{self, Sink};
 
 struct ModelSink(Model);
 
@@ -24,25 +20,8 @@ impl Sink for ModelSink {
 
 pub fn run(args: &StatArgs) -> anyhow::Result<i32> {
     let mut sink = ModelSink(Model::new());
-    let end = live::run(
-        &LiveArgs {
-            duration: args.duration,
-            ring_bytes: args.ring_bytes,
-            cmd: &args.cmd,
-        },
-        &mut sink,
-    )?;
-    let model = sink.0;
-    let run = end.run_info();
-    let opts = report::Options {
-        top: args.top,
-        by: args.by,
-    };
-    let out = match args.format {
-        Format::Text => report::text(&model, &run, &opts),
-        Format::Markdown => report::markdown(&model, &run, &opts),
-        Format::Json => report::json(&model, &run),
-    };
+    let end = live::run(&args.capture, &mut sink)?;
+    let out = super::report::render(&sink.0, &end.run_info(), &args.output);
     super::print_out(&out)?;
     Ok(end.code)
 }

@@ -66,6 +66,23 @@ fn check_line(c: &Check) -> String {
     )
 }
 
+/// The regressions, then the changes over a threshold that stayed within noise (non-empty lists).
+fn check_lists(d: &Diff) -> Vec<(&'static str, Vec<&Check>)> {
+    let failed: Vec<&Check> = d.checks.iter().filter(|c| c.regression).collect();
+    let noise: Vec<&Check> = d
+        .checks
+        .iter()
+        .filter(|c| c.exceeds && !c.regression)
+        .collect();
+    [
+        ("Regressions", failed),
+        ("Over a threshold but within noise", noise),
+    ]
+    .into_iter()
+    .filter(|(_, l)| !l.is_empty())
+    .collect()
+}
+
 pub fn text(d: &Diff) -> String {
     let rows: Vec<Vec<String>> = d.rows.iter().map(row_cells).collect();
     let widths: Vec<usize> = (0..HEAD.len())
@@ -102,21 +119,9 @@ pub fn text(d: &Diff) -> String {
     for r in &rows {
         out += &line(r.iter().map(String::as_str).collect());
     }
-    let failed: Vec<&Check> = d.checks.iter().filter(|c| c.regression).collect();
-    if !failed.is_empty() {
-        out += "\nRegressions\n";
-        for c in failed {
-            out += &format!("  {}\n", check_line(c));
-        }
-    }
-    let noise: Vec<&Check> = d
-        .checks
-        .iter()
-        .filter(|c| c.exceeds && !c.regression)
-        .collect();
-    if !noise.is_empty() {
-        out += "\nOver a threshold but within noise\n";
-        for c in noise {
+    for (title, checks) in check_lists(d) {
+        out += &format!("\n{title}\n");
+        for c in checks {
             out += &format!("  {}\n", check_line(c));
         }
     }
@@ -153,21 +158,9 @@ pub fn markdown(d: &Diff) -> String {
         c.truncate(9);
         out += &format!("| {} |\n", c.join(" | "));
     }
-    let failed: Vec<&Check> = d.checks.iter().filter(|c| c.regression).collect();
-    if !failed.is_empty() {
-        out += "\n### Regressions\n\n";
-        for c in failed {
-            out += &format!("- {}\n", check_line(c));
-        }
-    }
-    let noise: Vec<&Check> = d
-        .checks
-        .iter()
-        .filter(|c| c.exceeds && !c.regression)
-        .collect();
-    if !noise.is_empty() {
-        out += "\n### Over a threshold but within noise\n\n";
-        for c in noise {
+    for (title, checks) in check_lists(d) {
+        out += &format!("\n### {title}\n\n");
+        for c in checks {
             out += &format!("- {}\n", check_line(c));
         }
     }
