@@ -291,7 +291,12 @@ pub struct Config {
 /// same holds; another holder adds its own). Hold-time rules are opt-in: between
 /// two runs of the same workload hold times move with the machine's speed (in the 6.12 guest the
 /// same workload's hold.total varied by up to +144% over ten pairs), which no within-run margin sees.
-pub const DEFAULT_RULES: &[&str] = &["wait.p99>+50%", "wait.total>+50%", "utilization>+10pp"];
+pub const DEFAULT_RULES: &[&str] = &[
+    "holds>+25%",
+    "wait.p99>+50%",
+    "wait.total>+50%",
+    "utilization>+10pp",
+];
 
 impl Default for Config {
     fn default() -> Self {

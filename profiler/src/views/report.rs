@@ -406,7 +406,8 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
         0.0
     };
     let k = &run.kernel_stats;
-    let host = if run.hostname.is_empty() {
+    // A host without a name says "(none)" (the guests).
+    let host = if run.hostname.is_empty() || run.hostname == "(none)" {
         String::new()
     } else {
         format!(" ({})", run.hostname)

@@ -26,12 +26,16 @@ fn record(path: &str) {
 /// Another writer: creates and deletes links in a loop, holding RTNL across grace periods.
 fn competitor() -> Child {
     use std::os::unix::process::CommandExt;
-    Command::new("sh")
+    // One process adding and deleting links back to back (no process start between them).
+    let mut args = vec!["prefix=cmp".to_owned()];
+    for _ in 0..2000 {
+        args.extend(["links:4".to_owned(), "dellinks:4".to_owned()]);
+    }
+    Command::new(WORKLOAD)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .process_group(0)
-        .arg("-c")
-        .arg(format!(
-            "while :; do {WORKLOAD} prefix=cmp links:4 dellinks:4 >/dev/null 2>&1; done"
-        ))
         .spawn()
         .unwrap()
 }
