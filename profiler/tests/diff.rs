@@ -125,3 +125,18 @@ fn junit_output_is_valid_junit_xml() {
     );
     assert!(xml.contains("<failure message=\"hold.total"), "{xml}");
 }
+
+#[test]
+fn recordings_of_different_capture_modes_do_not_compare() {
+    let rec = fixture("6.12.rtnl");
+    let out = rtnlprof(&["report", "--format", "json", &rec]);
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["capture_mode"] = "tracepoint".into();
+    let json = std::env::temp_dir().join(format!("rtnlprof-mode-{}.json", std::process::id()));
+    std::fs::write(&json, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = rtnlprof(&["diff", &rec, json.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("captured in mode \"tracepoint\""), "{err}");
+}
