@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::diff::{change_text, Check, Diff, Row};
 use crate::model::candidates::human_ns;
+use crate::views::report::Table;
 
 fn t(p: (u64, u64)) -> String {
     format!("{} → {}", human_ns(p.0), human_ns(p.1))
@@ -84,27 +85,9 @@ fn check_lists(d: &Diff) -> Vec<(&'static str, Vec<&Check>)> {
 }
 
 pub fn text(d: &Diff) -> String {
-    let rows: Vec<Vec<String>> = d.rows.iter().map(row_cells).collect();
-    let widths: Vec<usize> = (0..HEAD.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([HEAD[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let pad = " ".repeat(widths[i] - c.chars().count());
-            if i == 0 {
-                s += &format!("{c}{pad}");
-            } else {
-                s += &format!("  {pad}{c}");
-            }
-        }
-        s.trim_end().to_owned() + "\n"
+    let table = Table {
+        head: HEAD.to_vec(),
+        rows: d.rows.iter().map(row_cells).collect(),
     };
     let mut out = format!("rtnlprof diff: {} → {}\n", d.base, d.new);
     for w in &d.warnings {
@@ -115,10 +98,7 @@ pub fn text(d: &Diff) -> String {
         d.utilization.0 * 100.0,
         d.utilization.1 * 100.0
     );
-    out += &line(HEAD.to_vec());
-    for r in &rows {
-        out += &line(r.iter().map(String::as_str).collect());
-    }
+    out += &table.text();
     for (title, checks) in check_lists(d) {
         out += &format!("\n{title}\n");
         for c in checks {

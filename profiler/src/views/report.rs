@@ -220,14 +220,14 @@ pub fn json(model: &Model, run: &RunInfo) -> String {
     serde_json::to_string_pretty(&doc).expect("serializable")
 }
 
-/// A table both text and markdown can print.
-struct Table {
-    head: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+/// A table both text and markdown can print (the first column left-aligned, the others right).
+pub(crate) struct Table {
+    pub head: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         let widths: Vec<usize> = (0..self.head.len())
             .map(|i| {
                 self.rows
@@ -260,7 +260,7 @@ impl Table {
         out
     }
 
-    fn markdown(&self) -> String {
+    pub fn markdown(&self) -> String {
         let mut out = format!("| {} |\n", self.head.join(" | "));
         out += &format!(
             "|{}|\n",
