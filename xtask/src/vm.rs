@@ -212,7 +212,7 @@ pub fn boot(
         // early boot, seen on 6.12). Only that is retried.
         let mut output_seen = false;
         match boot_once(k, bins, cmd, timeout, vmlinuz, sink, &mut output_seen) {
-            Err(e) if !output_seen && attempt < 3 && e.to_string().contains(CRASHED) => {
+            Err(e) if !output_seen && attempt < 3 && e.downcast_ref::<Crashed>().is_some() => {
                 eprintln!("vm: {e:#}; booting again (attempt {})", attempt + 1);
                 attempt += 1;
             }
@@ -221,7 +221,25 @@ pub fn boot(
     }
 }
 
-const CRASHED: &str = "crashed";
+/// The guest's kernel died (panic, oops, lockup, stall): the console line that says so.
+#[derive(Debug)]
+struct Crashed(String);
+
+impl std::fmt::Display for Crashed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Crashed {}
+
+fn crashed(k: &Kernel, line: &str, console: &Path) -> anyhow::Error {
+    anyhow::Error::new(Crashed(format!(
+        "guest on {} crashed: {line} (console: {})",
+        k.release,
+        console.display()
+    )))
+}
 
 fn boot_once(
     k: &Kernel,
@@ -306,11 +324,7 @@ fn boot_once(
             if let Some(f) = fatal_line(&console) {
                 let _ = qemu.kill();
                 let _ = qemu.wait();
-                bail!(
-                    "guest on {} {CRASHED}: {f} (console: {})",
-                    k.release,
-                    console.display()
-                );
+                return Err(crashed(k, &f, &console));
             }
         }
         if started.elapsed() > Duration::from_secs(timeout) {
@@ -327,14 +341,11 @@ fn boot_once(
     if !pending.is_empty() {
         sink(pending.trim_end());
     }
+    if let (None, Some(f)) = (status, fatal_line(&console)) {
+        return Err(crashed(k, &f, &console));
+    }
     match status {
         Some(code) => Ok(code),
-        None if fatal_line(&console).is_some() => bail!(
-            "guest on {} {CRASHED}: {} (console: {})",
-            k.release,
-            fatal_line(&console).unwrap_or_default(),
-            console.display()
-        ),
         None => {
             let mut err = String::new();
             if let Some(mut e) = qemu.stderr.take() {

@@ -12,6 +12,27 @@ fn task(tid: u32) -> Task {
     }
 }
 
+/// An uncontended `mutex_lock` hold without grace periods.
+fn hold(
+    context: HoldContext,
+    task: Task,
+    wait_start_ns: u64,
+    acquired_ns: u64,
+    released_ns: u64,
+) -> Record {
+    Record::Hold(Hold {
+        context,
+        task,
+        lock_fn: LockFnName::MutexLock,
+        wait_start_ns,
+        acquired_ns,
+        released_ns,
+        contention_begins: 0,
+        gp_ns: 0,
+        gp_count: 0,
+    })
+}
+
 pub struct Realistic {
     t: u64,
     i: u64,
@@ -59,17 +80,13 @@ impl Realistic {
             gp_count: u32::from(ty == 17),
         }));
         if dump {
-            out.push_back(Record::Hold(Hold {
-                context: HoldContext::DumpContinue { msg, id },
-                task: task(tid),
-                lock_fn: LockFnName::MutexLock,
-                wait_start_ns: acq + held + 5_000,
-                acquired_ns: acq + held + 5_300,
-                released_ns: acq + held + 60_000,
-                contention_begins: 0,
-                gp_ns: 0,
-                gp_count: 0,
-            }));
+            out.push_back(hold(
+                HoldContext::DumpContinue { msg, id },
+                task(tid),
+                acq + held + 5_000,
+                acq + held + 5_300,
+                acq + held + 60_000,
+            ));
         }
         out.push_back(Record::Request(Request {
             msg,
@@ -80,19 +97,15 @@ impl Realistic {
             ret: 0,
         }));
         if i.is_multiple_of(17) {
-            out.push_back(Record::Hold(Hold {
-                context: HoldContext::Other {
+            out.push_back(hold(
+                HoldContext::Other {
                     caller: "addrconf_dad_work".into(),
                 },
-                task: task(9),
-                lock_fn: LockFnName::MutexLock,
-                wait_start_ns: acq + held + 100_000,
-                acquired_ns: acq + held + 100_400,
-                released_ns: acq + held + 150_000,
-                contention_begins: 0,
-                gp_ns: 0,
-                gp_count: 0,
-            }));
+                task(9),
+                acq + held + 100_000,
+                acq + held + 100_400,
+                acq + held + 150_000,
+            ));
         }
         if i.is_multiple_of(101) {
             out.push_back(Record::TrylockFailed {
