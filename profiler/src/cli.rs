@@ -23,6 +23,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Profile RTNL while a command runs (or for a duration) and print the report.
     Stat(StatArgs),
+    /// Live terminal UI: who holds RTNL, who waits, and the candidates for running without it.
+    Top(TopArgs),
     /// Record every RTNL hold and request into a file.
     Record(RecordArgs),
     /// Report on a recording.
@@ -64,8 +66,20 @@ pub struct CheckArgs {
     pub format: Format,
 }
 
-/// What to capture and for how long (stat, record).
 #[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    /// Show a recording instead of capturing (works anywhere, without root).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Replay speed: 1 is the recording's pace, 10 ten times faster, `max` as fast as it reads.
+    #[arg(long, default_value = "1", requires = "replay")]
+    pub speed: crate::tui::source::Speed,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+/// What to capture and for how long (stat, record, top).
+#[derive(Debug, Clone, clap::Args)]
 pub struct CaptureArgs {
     /// Stop after this many seconds (default: when CMD exits, or on Ctrl-C / SIGTERM).
     #[arg(long, value_name = "SECONDS")]

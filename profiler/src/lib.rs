@@ -4,7 +4,7 @@
 //! `capture` (the only code that touches the kernel: load, attach, ring buffer) →
 //! `events` (typed records decoded from the ring buffer) →
 //! `model` (pure aggregation: per-handler holds, waits, grace periods) →
-//! `views` (pure renders of the model: text, JSON) →
+//! `views` (pure renders of the model: text, JSON; `tui` is the live one, for `top`) →
 //! `cmd` (one module per subcommand, the error edge) behind `cli`.
 
 pub mod capture;
@@ -14,6 +14,7 @@ pub mod diff;
 pub mod events;
 pub mod model;
 pub mod trace;
+pub mod tui;
 pub mod views;
 
 /// Runs a parsed command line; returns the process exit code.

@@ -24,8 +24,18 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// Ends a running capture as SIGINT or SIGTERM would (the TUI's quit key).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether SIGINT, SIGTERM or [`request_stop`] asked the capture to end.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// SIGINT and SIGTERM end the capture cleanly (the output is still written).
-fn install_stop_handlers() -> anyhow::Result<()> {
+pub fn install_stop_handlers() -> anyhow::Result<()> {
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: the handler only stores to an atomic.
         unsafe { signal::signal(sig, SigHandler::Handler(on_signal)) }
@@ -118,6 +128,14 @@ pub trait Sink {
     fn start(&mut self, header: &Header) -> anyhow::Result<()>;
     /// A batch of records, as read from the ring buffer (every ~20 ms).
     fn records(&mut self, batch: &[Record]) -> anyhow::Result<()>;
+    /// The in-kernel counters, about twice a second (lost events show up here first).
+    fn kernel_stats(&mut self, _stats: &KernelStats) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Whether the capture says on stderr what it attached (not under a full-screen UI).
+    fn banner(&self) -> bool {
+        true
+    }
 }
 
 /// Runs the capture, handing every batch of records to `sink`.
@@ -128,19 +146,21 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
     })?;
     let header = header(&capture, super::monotonic_ns());
     sink.start(&header)?;
-    eprintln!(
-        "rtnlprof: profiling RTNL on {} with {} programs{}",
-        header.kernel,
-        capture.attached(),
-        if capture.skipped.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({} hooks unavailable, listed at the end)",
-                capture.skipped.len()
-            )
-        }
-    );
+    if sink.banner() {
+        eprintln!(
+            "rtnlprof: profiling RTNL on {} with {} programs{}",
+            header.kernel,
+            capture.attached(),
+            if capture.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} hooks unavailable, listed at the end)",
+                    capture.skipped.len()
+                )
+            }
+        );
+    }
     let started = Instant::now();
     let mut child: Option<Child> = match args.cmd.split_first() {
         Some((prog, rest)) => Some(
@@ -154,6 +174,7 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
     let deadline = args.duration.map(Duration::from_secs_f64);
     let mut batch = Vec::new();
     let mut code = 0;
+    let mut stats_at = Instant::now();
     loop {
         let done = STOP.load(Ordering::SeqCst)
             || deadline.is_some_and(|d| started.elapsed() >= d)
@@ -171,6 +192,10 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
         batch.clear();
         capture.drain(&mut batch);
         sink.records(&batch)?;
+        if stats_at.elapsed() >= Duration::from_millis(500) {
+            stats_at = Instant::now();
+            sink.kernel_stats(&capture.kernel_stats())?;
+        }
         if done {
             break;
         }

@@ -6,6 +6,7 @@ pub mod live;
 pub mod record;
 pub mod report;
 pub mod stat;
+pub mod top;
 
 use crate::cli::{Cli, Command};
 
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Stat(args) => stat::run(&args),
+        Command::Top(args) => top::run(&args),
         Command::Record(args) => record::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Diff(args) => diff::run(&args),

@@ -69,6 +69,16 @@ pub struct HandlerStats {
     pub trylock_failed: u64,
     /// Wait time other acquisitions spent behind this handler's holds.
     pub blamed_ns: u64,
+    /// Holds of this handler per thread.
+    pub by_task: FxHashMap<u32, TaskShare>,
+}
+
+/// One thread's part of a handler's holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskShare {
+    pub holds: u64,
+    pub hold_ns: u64,
+    pub wait_ns: u64,
 }
 
 impl HandlerStats {
@@ -92,6 +102,12 @@ impl HandlerStats {
         self.gp_count += o.gp_count;
         self.trylock_failed += o.trylock_failed;
         self.blamed_ns += o.blamed_ns;
+        for (tid, t) in &o.by_task {
+            let m = self.by_task.entry(*tid).or_default();
+            m.holds += t.holds;
+            m.hold_ns += t.hold_ns;
+            m.wait_ns += t.wait_ns;
+        }
     }
 }
 
@@ -231,6 +247,10 @@ impl Model {
         s.contended_waits += u64::from(h.contention_begins > 0);
         s.gp_ns += h.gp_ns;
         s.gp_count += u64::from(h.gp_count);
+        let t = s.by_task.entry(h.task.tid).or_default();
+        t.holds += 1;
+        t.hold_ns += h.hold_ns();
+        t.wait_ns += h.wait_ns();
 
         self.recent
             .push_back((handler, h.acquired_ns, h.released_ns));

@@ -33,6 +33,30 @@ fn hold(
     })
 }
 
+/// A hold by a kernel caller outside rtnetlink, `synthetic_caller`, from thread `tid`.
+pub fn plain_hold(tid: u32, wait_start_ns: u64, acquired_ns: u64, released_ns: u64) -> Record {
+    caller_hold("synthetic_caller", tid, wait_start_ns, acquired_ns, released_ns)
+}
+
+/// A hold by the kernel caller `caller` from thread `tid`.
+pub fn caller_hold(
+    caller: &str,
+    tid: u32,
+    wait_start_ns: u64,
+    acquired_ns: u64,
+    released_ns: u64,
+) -> Record {
+    hold(
+        HoldContext::Other {
+            caller: caller.into(),
+        },
+        task(tid),
+        wait_start_ns,
+        acquired_ns,
+        released_ns,
+    )
+}
+
 pub struct Realistic {
     t: u64,
     i: u64,
