@@ -27,7 +27,9 @@ const INTAKE_BUDGET: Duration = Duration::from_millis(50);
 
 pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        bail!("rtnlprof top needs a terminal; `rtnlprof stat` and `rtnlprof record` run without one");
+        bail!(
+            "rtnlprof top needs a terminal; `rtnlprof stat` and `rtnlprof record` run without one"
+        );
     }
     if args.replay.is_some() && !args.capture.cmd.is_empty() {
         bail!("--replay shows a recording; it runs no command");

@@ -32,6 +32,8 @@ pub enum Action {
     Reset,
     ToggleHelp,
     Quit,
+    /// Any other key (it closes the help).
+    Other,
 }
 
 /// Which pane the arrow keys move in.
@@ -128,7 +130,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('p') | KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('r') => Action::Reset,
         KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
-        _ => return None,
+        _ => Action::Other,
     })
 }
 
@@ -249,6 +251,7 @@ impl App {
             Action::Reset => return Effect::Reset,
             Action::ToggleHelp => self.help = !self.help,
             Action::Quit => return Effect::Quit,
+            Action::Other => {}
         }
         Effect::None
     }
@@ -263,7 +266,11 @@ mod tests {
         let mut m = Model::new();
         Realistic::new().take(5000).for_each(|r| m.add(&r));
         let mut a = App::default();
-        a.set_snapshot(Snapshot::new(&m, HeaderInfo::default(), "since start".into()));
+        a.set_snapshot(Snapshot::new(
+            &m,
+            HeaderInfo::default(),
+            "since start".into(),
+        ));
         a
     }
 
@@ -304,7 +311,7 @@ mod tests {
             Some(Action::Quit)
         );
         assert_eq!(action_for(key(KeyCode::Char('j'))), Some(Action::Down));
-        assert_eq!(action_for(key(KeyCode::Char('x'))), None);
+        assert_eq!(action_for(key(KeyCode::Char('x'))), Some(Action::Other));
         let mut a = app();
         a.update(Action::ToggleHelp);
         assert!(a.help);

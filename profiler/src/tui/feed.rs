@@ -139,7 +139,11 @@ mod tests {
         let records: Vec<Record> = Realistic::new().take(200_000).collect();
         let first = records[0].end_ns();
         let last = records.iter().map(|r| r.end_ns()).max().unwrap();
-        assert!(last - first > 2 * WINDOW_NS, "synthetic data spans {} ns", last - first);
+        assert!(
+            last - first > 2 * WINDOW_NS,
+            "synthetic data spans {} ns",
+            last - first
+        );
         let mut feed = Feed::new(first);
         for chunk in records.chunks(1000) {
             let now = chunk.iter().map(|r| r.end_ns()).max().unwrap();

@@ -180,7 +180,8 @@ pub fn visible_columns(width: u16, sort: Column) -> Vec<Column> {
 fn focused_block(title: Line<'static>, focused: bool) -> Block<'static> {
     let b = Block::bordered().title(title);
     if focused {
-        b.border_type(BorderType::Thick).border_style(Style::default().fg(Color::Cyan))
+        b.border_type(BorderType::Thick)
+            .border_style(Style::default().fg(Color::Cyan))
     } else {
         b.border_style(Style::default().fg(Color::DarkGray))
     }
@@ -242,7 +243,9 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let mut state = TableState::default().with_selected(app.selected_index());
     if s.rows.is_empty() {
         frame.render_widget(table, area);
-        let msg = Paragraph::new("no RTNL activity yet").dark_gray().centered();
+        let msg = Paragraph::new("no RTNL activity yet")
+            .dark_gray()
+            .centered();
         let inner = area.inner(ratatui::layout::Margin::new(1, 2));
         frame.render_widget(msg, inner);
     } else {
@@ -494,7 +497,11 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from("any key closes this help").dark_gray().centered());
+    lines.push(
+        Line::from("any key closes this help")
+            .dark_gray()
+            .centered(),
+    );
     frame.render_widget(
         Paragraph::new(lines).block(
             Block::bordered()

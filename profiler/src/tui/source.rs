@@ -160,7 +160,10 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
         .name("replay".into())
         .spawn(move || {
             let start_ns = reader.header.start_mono_ns;
-            if tx.send(Msg::Started(Box::new(reader.header.clone()))).is_err() {
+            if tx
+                .send(Msg::Started(Box::new(reader.header.clone())))
+                .is_err()
+            {
                 return;
             }
             let began = Instant::now();
@@ -192,7 +195,10 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
                         let now = clock(speed).min(due);
                         if !pending.is_empty() || last_sent.elapsed() >= Duration::from_millis(100)
                         {
-                            if tx.send(Msg::Batch(std::mem::take(&mut pending), now)).is_err() {
+                            if tx
+                                .send(Msg::Batch(std::mem::take(&mut pending), now))
+                                .is_err()
+                            {
                                 return;
                             }
                             last_sent = Instant::now();
@@ -207,7 +213,10 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
                     pending.push(r);
                     if pending.len() >= 4096 {
                         let now = clock(speed).min(last_ns);
-                        if tx.send(Msg::Batch(std::mem::take(&mut pending), now)).is_err() {
+                        if tx
+                            .send(Msg::Batch(std::mem::take(&mut pending), now))
+                            .is_err()
+                        {
                             return;
                         }
                         last_sent = Instant::now();

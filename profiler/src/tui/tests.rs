@@ -71,7 +71,12 @@ fn check(name: &str, fixture: &str, actions: &[Action]) {
     let app = app_for(fixture, actions);
     for size in SIZES {
         insta::assert_snapshot!(
-            format!("{name}_{}_{}x{}", fixture.trim_end_matches(".rtnl"), size.0, size.1),
+            format!(
+                "{name}_{}_{}x{}",
+                fixture.trim_end_matches(".rtnl"),
+                size.0,
+                size.1
+            ),
             screen(&app, size)
         );
     }
