@@ -71,14 +71,17 @@ impl Tmux {
             .to_owned()
     }
 
-    /// Waits until the screen satisfies `ok`; panics with the last screen after `secs`.
+    /// Waits until the screen satisfies `ok` and has stopped changing (a capture can fall in the
+    /// middle of a redraw); panics with the last screen after `secs`.
     pub fn wait_for(&self, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = String::new();
         loop {
             let s = self.screen();
-            if ok(&s) {
+            if ok(&s) && s == last {
                 return s;
             }
+            last = s.clone();
             if Instant::now() > deadline {
                 panic!("waited {secs} s for {what}; the screen:\n{s}");
             }
