@@ -11,7 +11,8 @@ use crate::{kernel, util};
 pub struct Options {}
 
 /// Debian packages: QEMU and busybox for the guests, Debian's rustc with the BPF core library
-/// and LLVM 22 for the eBPF build and bpf-linker, iproute2 and bpftool for the guests.
+/// and LLVM 22 for the eBPF build and bpf-linker, iproute2, bpftool and tmux for the guests
+/// (tmux also drives `top` in the host tests).
 pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "busybox-static",
@@ -19,6 +20,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "bpftool",
     "libxml2-utils",
+    "tmux",
     "binutils",
     "rustc-web",
     "cargo-web",

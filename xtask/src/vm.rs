@@ -103,6 +103,16 @@ fn workloads_dir() -> PathBuf {
     util::root().join("xtask/workloads")
 }
 
+/// Terminal descriptions copied into the guests, where they exist on the host.
+const TERMINFO: &[&str] = &[
+    "/usr/share/terminfo/x/xterm-256color",
+    "/usr/share/terminfo/t/tmux-256color",
+    "/usr/share/terminfo/s/screen",
+    "/lib/terminfo/x/xterm-256color",
+    "/lib/terminfo/s/screen",
+    "/lib/terminfo/t/tmux-256color",
+];
+
 /// The initramfs for one kernel and one command.
 fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8>> {
     let mut i = Initramfs::new();
@@ -114,6 +124,19 @@ fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8
     i.symlink("/bin/sh", "busybox");
     i.binary(Path::new("/usr/sbin/ip"), "/usr/sbin/ip")?;
     i.binary(Path::new("/usr/sbin/bpftool"), "/usr/sbin/bpftool")?;
+    // tmux drives `rtnlprof top` in a terminal; it needs its terminal descriptions.
+    i.binary(Path::new("/usr/bin/tmux"), "/usr/bin/tmux")?;
+    for t in TERMINFO {
+        if let Ok(data) = fs::read(t) {
+            i.file(t, 0o644, data);
+        }
+    }
+    // tmux wants a UTF-8 LC_CTYPE: glibc's C.UTF-8 (part of libc-bin).
+    i.file(
+        "/usr/lib/locale/C.utf8/LC_CTYPE",
+        0o644,
+        fs::read("/usr/lib/locale/C.utf8/LC_CTYPE").context("reading the C.UTF-8 locale")?,
+    );
     i.binary(&bins.rtnlprof, "/usr/bin/rtnlprof")?;
     i.binary(&bins.workload, "/usr/bin/rtnl-workload")?;
     if let Some(t) = &bins.guest_tests {

@@ -40,9 +40,10 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket])
+            .args(["-u", "-L", &self.socket])
             .args(args)
             .env("TERM", "xterm-256color")
+            .env("LC_ALL", "C.UTF-8")
             .env_remove("TMUX")
             .output()
             .expect("tmux runs (is it installed?)");
@@ -64,7 +65,8 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "t"])
     }
 
-    /// A tmux format of the pane, e.g. `#{pane_dead}`.
+    /// A tmux format of the pane, e.g. `#{alternate_on}`.
+    #[allow(dead_code)] // used by the host tests, not the guest ones
     pub fn pane(&self, format: &str) -> String {
         self.run(&["display-message", "-p", "-t", "t", format])
             .trim()

@@ -221,7 +221,7 @@ fn a_program_the_kernel_refuses_is_one_line() {
 }
 
 /// Our programs as bpftool lists them (names are cut to 15 characters by the kernel).
-fn our_programs() -> usize {
+pub fn our_programs() -> usize {
     let out = Command::new("/usr/sbin/bpftool")
         .args(["prog", "list"])
         .output()

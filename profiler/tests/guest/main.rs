@@ -6,6 +6,7 @@ mod capture;
 mod diff;
 mod record;
 mod support;
+mod top;
 
 use support::{rtnlprof, stat_with_workload, Sent};
 
