@@ -22,13 +22,156 @@ pub enum Which {
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
     },
+    /// Frame render time of `top` with ROWS rows, and the CPU share and memory of `top` itself
+    /// replaying a recording at RATE events/s in a real terminal (tmux).
+    Tui {
+        #[arg(long, default_value_t = 200)]
+        rows: usize,
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+        /// Seconds the CPU time is measured over.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
 }
 
 pub fn run(o: &Options) -> Result<i32> {
     crate::setup::ensure()?;
     match o.which {
         Which::Report { events } => report(events),
+        Which::Tui {
+            rows,
+            rate,
+            seconds,
+        } => tui(rows, rate, seconds),
     }
+}
+
+fn build_release(example: &str) -> Result<()> {
+    util::exec(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(util::root())
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "rtnlprof",
+                "--bin",
+                "rtnlprof",
+                "--example",
+                example,
+            ]),
+    )
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("parsing /proc/PID/stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(ticks as f64 / hz)
+}
+
+fn status_kib(pid: u32, key: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn tui(rows: usize, rate: u64, seconds: u64) -> Result<i32> {
+    let root = util::root();
+    build_release("bench-tui")?;
+    println!(
+        "bench tui on {} ({} cores), {}",
+        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
+    );
+    util::exec(Command::new(root.join("target/release/examples/bench-tui")).arg(rows.to_string()))
+        .context("running bench-tui")?;
+
+    // A synthetic recording long enough for the measurement at `rate`, replayed at the speed
+    // that gives that rate, in tmux (a real terminal), measured from /proc.
+    std::fs::create_dir_all(util::work_dir())?;
+    let file = util::work_dir().join("bench-tui.rtnl");
+    let bin = root.join("target/release/rtnlprof");
+    let n = (rate * (seconds + 10)) as usize;
+    let out = util::stdout_of(
+        Command::new(root.join("target/release/examples/bench-tui"))
+            .arg(rows.to_string())
+            .arg(&file)
+            .arg(n.to_string()),
+    )?;
+    // "recording: N records over S s"
+    let span_s: f64 = out
+        .split(" over ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("bench-tui said {out:?}"))?;
+    let speed = rate as f64 / (n as f64 / span_s);
+    let socket = format!("rtnlprof-bench-{}", std::process::id());
+    let tmux = |args: &[&str]| -> Result<String> {
+        let out = util::output(
+            Command::new("tmux")
+                .args(["-u", "-L", &socket, "-f", "/dev/null"])
+                .args(args)
+                .env("LC_ALL", "C.UTF-8")
+                .env_remove("TMUX"),
+        )?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let line = format!(
+        "exec {} top --replay {} --speed {speed}",
+        bin.display(),
+        file.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        "-s",
+        "b",
+        &line,
+    ])?;
+    let result = (|| -> Result<(f64, f64, u64, String)> {
+        let pid: u32 = tmux(&["display-message", "-p", "-t", "b", "#{pane_pid}"])?.parse()?;
+        // Past the start (reading the header, the first draws), then one measured stretch.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let (c0, t0) = (cpu_seconds(pid)?, std::time::Instant::now());
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+        let (c1, wall) = (cpu_seconds(pid)?, t0.elapsed().as_secs_f64());
+        let screen = tmux(&["capture-pane", "-p", "-t", "b"])?;
+        let rss = status_kib(pid, "VmHWM:").unwrap_or(0);
+        Ok((c1 - c0, wall, rss, screen))
+    })();
+    let _ = tmux(&["kill-server"]);
+    let _ = std::fs::remove_file(&file);
+    let (cpu, wall, rss_kib, screen) = result?;
+    let header = screen.lines().nth(1).unwrap_or("").to_owned();
+    println!(
+        "top --replay at {rate} events/s (speed {speed:.2} of a synthetic recording, 160x48 tmux): {:.2}% of one core over {wall:.1} s ({cpu:.2} s CPU), peak RSS {:.1} MiB; its header said: {}",
+        100.0 * cpu / wall,
+        rss_kib as f64 / 1024.0,
+        header.trim()
+    );
+    Ok(0)
 }
 
 fn report(events: u64) -> Result<i32> {

@@ -89,6 +89,8 @@ fn ui_loop(
     let mut app = App::default();
     let mut refreshed: Option<Instant> = None;
     let mut force = true;
+    // Draw only when something on screen may have changed.
+    let mut dirty = true;
     let mut built_for: Option<(u64, u64)> = None;
     loop {
         let intake = Instant::now();
@@ -122,8 +124,12 @@ fn ui_loop(
             }
             refreshed = Some(Instant::now());
             force = false;
+            dirty = true;
         }
-        terminal.draw(|f| render::draw(f, &app))?;
+        if dirty {
+            terminal.draw(|f| render::draw(f, &app))?;
+            dirty = false;
+        }
         if super::live::stop_requested() {
             return Ok(());
         }
@@ -131,7 +137,9 @@ fn ui_loop(
             .saturating_sub(refreshed.map_or(Duration::ZERO, |t| t.elapsed()))
             .min(Duration::from_millis(100));
         if event::poll(wait)? {
-            if let Event::Key(k) = event::read()? {
+            let ev = event::read()?;
+            dirty = true;
+            if let Event::Key(k) = ev {
                 if let Some(a) = action_for(k) {
                     match app.update(a) {
                         Effect::Quit => return Ok(()),

@@ -44,8 +44,7 @@ fn pct(x: f64) -> String {
 }
 
 pub fn rank(model: &Model) -> Vec<Candidate> {
-    let totals = model.totals();
-    let total_hold = totals.hold_ns().max(1) as f64;
+    let total_hold = model.hold_wait_ns().0.max(1) as f64;
     let total_blame: u64 = model.handlers.values().map(|s| s.blamed_ns).sum();
     let mut out = Vec::new();
     for (h, s) in &model.handlers {
@@ -83,22 +82,22 @@ pub fn rank(model: &Model) -> Vec<Candidate> {
         let score = 100.0 * (hold_share + blame_share) / 2.0 * weight;
 
         let mut reasons = Vec::new();
-        let hold = s.hold.summary();
+        let (hold_total, hold_p99) = (s.hold.total_ns(), s.hold.quantile(0.99));
         if read_only {
             reasons.push(format!(
                 "read-only request that still takes RTNL: {} of all hold time ({} in {} holds, p99 {})",
                 pct(hold_share),
-                human_ns(hold.total_ns),
+                human_ns(hold_total),
                 s.holds,
-                human_ns(hold.p99_ns)
+                human_ns(hold_p99)
             ));
         } else {
             reasons.push(format!(
                 "holds RTNL {} of all hold time ({} in {} holds, p99 {})",
                 pct(hold_share),
-                human_ns(hold.total_ns),
+                human_ns(hold_total),
                 s.holds,
-                human_ns(hold.p99_ns)
+                human_ns(hold_p99)
             ));
         }
         if s.blamed_ns > 0 {

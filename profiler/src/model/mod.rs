@@ -337,6 +337,13 @@ impl Model {
         t
     }
 
+    /// Total hold and wait time over all handlers, without merging their histograms.
+    pub fn hold_wait_ns(&self) -> (u64, u64) {
+        self.handlers
+            .values()
+            .fold((0, 0), |(h, w), s| (h + s.hold_ns(), w + s.wait_ns()))
+    }
+
     /// Handlers ranked by total hold time, then by requests.
     pub fn ranked(&self) -> Vec<(&Handler, &HandlerStats)> {
         let mut v: Vec<_> = self.handlers.iter().collect();

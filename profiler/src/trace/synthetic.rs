@@ -172,14 +172,10 @@ pub fn write_recording(path: &std::path::Path, n: usize) -> std::io::Result<u64>
     let header = super::Header {
         rtnlprof_version: env!("CARGO_PKG_VERSION").into(),
         kernel: "synthetic".into(),
-        boot_id: String::new(),
-        hostname: String::new(),
         clock: "CLOCK_MONOTONIC".into(),
-        start_unix_ns: 0,
         start_mono_ns: start.saturating_sub(1_000),
         capture_mode: "fentry".into(),
-        rtnl_mutex: 0,
-        skipped_hooks: Vec::new(),
+        ..Default::default()
     };
     let out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut w = super::writer::Writer::new(out, &header)?;

@@ -172,14 +172,13 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
                 Speed::Max => u64::MAX,
                 Speed::Times(x) => start_ns + (began.elapsed().as_secs_f64() * x * 1e9) as u64,
             };
+            // Records are handed over in ticks of TICK: all those due by then in one batch, so
+            // the replay wakes 50 times a second whatever the rate.
+            const TICK: Duration = Duration::from_millis(20);
             let mut frame = Vec::new();
             let mut pending = Vec::new();
-            let mut last_sent = Instant::now();
             let mut last_ns = start_ns;
-            let ended = loop {
-                if stop2.load(Ordering::SeqCst) {
-                    return;
-                }
+            let ended = 'replay: loop {
                 frame.clear();
                 let more = match reader.next_frame(&mut frame) {
                     Ok(more) => more,
@@ -189,25 +188,16 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
                     let due = r.end_ns();
                     while clock(speed) < due {
                         if stop2.load(Ordering::SeqCst) {
+                            break 'replay String::new();
+                        }
+                        let now = clock(speed).min(due);
+                        if tx
+                            .send(Msg::Batch(std::mem::take(&mut pending), now))
+                            .is_err()
+                        {
                             return;
                         }
-                        // Send what is due, then let the clock catch up.
-                        let now = clock(speed).min(due);
-                        if !pending.is_empty() || last_sent.elapsed() >= Duration::from_millis(100)
-                        {
-                            if tx
-                                .send(Msg::Batch(std::mem::take(&mut pending), now))
-                                .is_err()
-                            {
-                                return;
-                            }
-                            last_sent = Instant::now();
-                        }
-                        let wait_ns = match speed {
-                            Speed::Times(x) => ((due - now) as f64 / x) as u64,
-                            Speed::Max => 0,
-                        };
-                        std::thread::sleep(Duration::from_nanos(wait_ns.clamp(1, 20_000_000)));
+                        std::thread::sleep(TICK);
                     }
                     last_ns = last_ns.max(due);
                     pending.push(r);
@@ -219,8 +209,10 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
                         {
                             return;
                         }
-                        last_sent = Instant::now();
                     }
+                }
+                if stop2.load(Ordering::SeqCst) {
+                    return;
                 }
                 if !more {
                     break match &reader.truncated {
@@ -229,6 +221,9 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
                     };
                 }
             };
+            if stop2.load(Ordering::SeqCst) {
+                return;
+            }
             let end_ns = reader
                 .footer
                 .as_ref()

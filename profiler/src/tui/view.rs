@@ -150,7 +150,7 @@ const DETAIL_TOP: usize = 5;
 
 /// The rows of a model, unsorted.
 pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
-    let total_hold = model.totals().hold_ns();
+    let total_hold = model.hold_wait_ns().0;
     let mut blamed: std::collections::BTreeMap<&Handler, Vec<(&Handler, u64)>> = Default::default();
     for ((waiter, holder), ns) in &model.blame {
         blamed.entry(waiter).or_default().push((holder, *ns));
@@ -251,14 +251,14 @@ impl Snapshot {
     pub fn new(model: &Model, header: HeaderInfo, window: String) -> Self {
         let candidates = candidates::rank(model);
         let rows = rows(model, &candidates);
-        let t = model.totals();
+        let (hold_total, wait_total) = model.hold_wait_ns();
         Snapshot {
             header,
             rows,
             candidates,
             window,
-            hold_total: t.hold_ns(),
-            wait_total: t.wait_ns(),
+            hold_total,
+            wait_total,
         }
     }
 }
