@@ -10,6 +10,8 @@ const EXIT_MARK: &str = "@@exit=";
 
 pub struct Tmux {
     socket: String,
+    /// The user the tmux server (and so the program) runs as; None: ours.
+    uid: Option<u32>,
 }
 
 impl Tmux {
@@ -17,8 +19,20 @@ impl Tmux {
     /// shell prints the program's exit status after it and stays, so the screen can still be read
     /// (tmux drops a short-lived pane's output once it is dead).
     pub fn start(name: &str, width: u16, height: u16, shell_cmd: &str) -> Tmux {
+        Self::start_as(None, name, width, height, shell_cmd)
+    }
+
+    /// Like [`Tmux::start`], with the server and the program running as user `uid`.
+    pub fn start_as(
+        uid: Option<u32>,
+        name: &str,
+        width: u16,
+        height: u16,
+        shell_cmd: &str,
+    ) -> Tmux {
         let t = Tmux {
             socket: format!("rtnlprof-{name}-{}", std::process::id()),
+            uid,
         };
         let (w, h) = (width.to_string(), height.to_string());
         let line = format!("{shell_cmd}; echo {EXIT_MARK}$?; sleep 3600");
@@ -38,8 +52,18 @@ impl Tmux {
         t
     }
 
+    fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        if let Some(uid) = self.uid {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(uid);
+        }
+        c
+    }
+
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .command()
             .args(["-u", "-L", &self.socket])
             .args(args)
             .env("TERM", "xterm-256color")
@@ -102,7 +126,8 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = self
+            .command()
             .args(["-L", &self.socket, "kill-server"])
             .output();
     }

@@ -61,3 +61,13 @@ fn live_top_shows_the_rows_of_a_known_workload_and_detaches_on_quit() {
     assert_eq!(t.wait_exit(30), 0, "{}", t.screen());
     assert_eq!(crate::capture::our_programs(), 0, "programs left attached");
 }
+
+#[test]
+fn top_without_root_says_why_and_names_the_mode_that_runs() {
+    let t = Tmux::start_as(Some(65534), "nobody", 120, 30, "/usr/bin/rtnlprof top");
+    assert_eq!(t.wait_exit(60), 1, "{}", t.screen());
+    // The line as printed, unwrapped.
+    let s: String = t.screen().lines().collect();
+    assert!(s.contains("rtnlprof: rtnlprof needs root"), "{s}");
+    assert!(s.contains("rtnlprof top --replay FILE"), "{s}");
+}
