@@ -29,6 +29,8 @@ pub enum Command {
     Record(RecordArgs),
     /// Report on a recording.
     Report(ReportArgs),
+    /// Export a recording as a timeline: Chrome trace-event JSON (Perfetto) or the Firefox profiler's format.
+    Export(ExportArgs),
     /// Compare two recordings (or reports' JSON); exit 1 on an RTNL regression, 2 on bad input.
     Diff(DiffArgs),
 }
@@ -49,6 +51,33 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A recording made by `rtnlprof record`.
+    pub file: PathBuf,
+    /// chrome-json: open in ui.perfetto.dev or chrome://tracing; firefox: open in the Firefox profiler.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The file to write (`-`: standard output).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Only from this many seconds after the recording's start.
+    #[arg(long, value_name = "SECONDS")]
+    pub from: Option<f64>,
+    /// Only up to this many seconds after the recording's start.
+    #[arg(long, value_name = "SECONDS")]
+    pub to: Option<f64>,
+    /// Only requests and holds of this message type (RTM_NEWLINK, NEWLINK or a number).
+    #[arg(long = "type", value_name = "RTM_TYPE")]
+    pub r#type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    ChromeJson,
+    Firefox,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

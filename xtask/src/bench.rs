@@ -22,6 +22,12 @@ pub enum Which {
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
     },
+    /// Time, output size and peak memory of `rtnlprof export` (both formats) on a synthetic
+    /// recording.
+    Export {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
     /// Frame render time of `top` with ROWS rows, and the CPU share and memory of `top` itself
     /// replaying a recording at RATE events/s in a real terminal (tmux).
     Tui {
@@ -39,6 +45,7 @@ pub fn run(o: &Options) -> Result<i32> {
     crate::setup::ensure()?;
     match o.which {
         Which::Report { events } => report(events),
+        Which::Export { events } => export(events),
         Which::Tui {
             rows,
             rate,
@@ -62,6 +69,48 @@ fn build_release(example: &str) -> Result<()> {
                 example,
             ]),
     )
+}
+
+fn export(events: u64) -> Result<i32> {
+    let root = util::root();
+    build_release("bench-tui")?;
+    println!(
+        "bench export on {} ({} cores), {}",
+        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
+    );
+    std::fs::create_dir_all(util::work_dir())?;
+    let file = util::work_dir().join("bench-export.rtnl");
+    let out = util::stdout_of(
+        Command::new(root.join("target/release/examples/bench-tui"))
+            .arg("1")
+            .arg(&file)
+            .arg(events.to_string()),
+    )?;
+    println!("{}", out.trim());
+    let bin = root.join("target/release/rtnlprof");
+    for format in ["chrome-json", "firefox"] {
+        let dest = util::work_dir().join(format!("bench-export.{format}"));
+        let (secs, peak) = time_and_peak(
+            Command::new(&bin)
+                .args(["export", "--format", format, "-o"])
+                .arg(&dest)
+                .arg(&file)
+                .stderr(std::process::Stdio::null()),
+        )?;
+        let size = std::fs::metadata(&dest)?.len();
+        println!(
+            "export {format}: {:.2} s for {events} events ({:.2} M events/s), {:.1} MiB written, peak memory {:.1} MiB",
+            secs,
+            events as f64 / secs / 1e6,
+            size as f64 / (1 << 20) as f64,
+            peak as f64 / (1 << 20) as f64
+        );
+        let _ = std::fs::remove_file(&dest);
+    }
+    let _ = std::fs::remove_file(&file);
+    Ok(0)
 }
 
 /// utime + stime of a process, in seconds.
@@ -247,7 +296,7 @@ fn time_and_peak(cmd: &mut Command) -> Result<(f64, u64)> {
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     anyhow::ensure!(
         pid > 0 && status == 0,
-        "rtnlprof report failed (status {status})"
+        "{cmd:?} failed (status {status})"
     );
     Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024))
 }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod export;
 pub mod live;
 pub mod record;
 pub mod report;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Record(args) => record::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }
 
