@@ -294,9 +294,6 @@ fn time_and_peak(cmd: &mut Command) -> Result<(f64, u64)> {
     // SAFETY: rusage is plain data that wait4 fills for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    anyhow::ensure!(
-        pid > 0 && status == 0,
-        "{cmd:?} failed (status {status})"
-    );
+    anyhow::ensure!(pid > 0 && status == 0, "{cmd:?} failed (status {status})");
     Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024))
 }

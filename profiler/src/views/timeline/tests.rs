@@ -55,9 +55,12 @@ fn holds(records: &[Record]) -> Vec<&Hold> {
         .collect()
 }
 
-/// (pid, tid) -> [(start, end, cat)] of the complete slices.
-fn tracks(events: &[Value]) -> HashMap<(u64, u64), Vec<(u64, u64, String)>> {
-    let mut t: HashMap<(u64, u64), Vec<(u64, u64, String)>> = HashMap::new();
+/// (start, end, category) of a complete slice.
+type Slice = (u64, u64, String);
+
+/// (pid, tid) -> the complete slices on that track.
+fn tracks(events: &[Value]) -> HashMap<(u64, u64), Vec<Slice>> {
+    let mut t: HashMap<(u64, u64), Vec<Slice>> = HashMap::new();
     for e in events.iter().filter(|e| e["ph"] == "X") {
         let s = ns(&e["ts"]);
         t.entry((e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
