@@ -31,6 +31,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Export a recording as a timeline: Chrome trace-event JSON (Perfetto) or the Firefox profiler's format.
     Export(ExportArgs),
+    /// Serve RTNL metrics for Prometheus on /metrics (OpenMetrics text), and /healthz.
+    Serve(ServeArgs),
     /// Compare two recordings (or reports' JSON); exit 1 on an RTNL regression, 2 on bad input.
     Diff(DiffArgs),
 }
@@ -102,12 +104,33 @@ pub struct TopArgs {
     pub replay: Option<PathBuf>,
     /// Replay speed: 1 is the recording's pace, 10 ten times faster, `max` as fast as it reads.
     #[arg(long, default_value = "1", requires = "replay")]
-    pub speed: crate::tui::source::Speed,
+    pub speed: crate::source::Speed,
     #[command(flatten)]
     pub capture: CaptureArgs,
 }
 
-/// What to capture and for how long (stat, record, top).
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback unless --expose).
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "IP:PORT")]
+    pub listen: String,
+    /// Allow an address reachable from other hosts.
+    #[arg(long)]
+    pub expose: bool,
+    /// Kernel callers (outside rtnetlink) with series of their own; the rest are `other`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_callers: usize,
+    /// Serve the figures of a recording (replayed at --speed) instead of capturing.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Replay speed: 1 is the recording's pace, `max` as fast as it reads.
+    #[arg(long, default_value = "1", requires = "replay")]
+    pub speed: crate::source::Speed,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+/// What to capture and for how long (stat, record, top, serve).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CaptureArgs {
     /// Stop after this many seconds (default: when CMD exits, or on Ctrl-C / SIGTERM).

@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod diff;
 pub mod events;
 pub mod model;
+pub mod source;
 pub mod trace;
 pub mod tui;
 pub mod views;

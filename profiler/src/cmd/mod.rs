@@ -6,6 +6,7 @@ pub mod export;
 pub mod live;
 pub mod record;
 pub mod report;
+pub mod serve;
 pub mod stat;
 pub mod top;
 
@@ -24,11 +25,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Report(args) => report::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 
+/// A setting or a situation rtnlprof refuses to run with (a port in use, an address off the host,
+/// no capture): exit status 2, as bad input.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 pub fn exit_code_for(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<report::BadInput>().is_some() {
+    if err.downcast_ref::<report::BadInput>().is_some() || err.downcast_ref::<Refused>().is_some() {
         EXIT_BAD_INPUT
     } else {
         EXIT_FAILURE

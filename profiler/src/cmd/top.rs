@@ -10,12 +10,12 @@ use ratatui::crossterm::event::{self, Event};
 
 use crate::{
     cli::TopArgs,
+    source::{self, Msg, Source},
     tui::{
         self,
         app::{action_for, App, Effect},
         feed::Feed,
         render,
-        source::{self, Msg, Source},
         view::HeaderInfo,
     },
 };

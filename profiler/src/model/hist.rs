@@ -107,6 +107,24 @@ impl Hist {
 }
 
 impl Hist {
+    /// How many values were at most each bound (bounds ascending), to the histogram's precision:
+    /// a value counts under a bound when the lowest value it cannot be told from is under it.
+    pub fn cumulative_le(&self, bounds_ns: &[u64]) -> Vec<u64> {
+        let mut out = vec![0u64; bounds_ns.len()];
+        for v in self.h.iter_recorded() {
+            let low = self.h.lowest_equivalent(v.value_iterated_to());
+            if let Some(i) = bounds_ns.iter().position(|&b| low <= b) {
+                out[i] += v.count_at_value();
+            }
+        }
+        for i in 1..out.len() {
+            out[i] += out[i - 1];
+        }
+        out
+    }
+}
+
+impl Hist {
     /// Standard deviation of the recorded values.
     pub fn stdev(&self) -> f64 {
         if self.count() == 0 {

@@ -1,12 +1,11 @@
 //! `rtnlprof top`'s terminal UI, shaped as ratatui's templates teach:
-//! `source` (capture or replay, on its own thread) → `feed` (the models it fills) →
+//! `crate::source` (capture or replay, on its own thread) → `feed` (the models it fills) →
 //! `view` (a snapshot of rows and candidates, pure) → `app` (UI state, changed only by an
 //! `Action`) → `render` (pure drawing of the state into a frame). `cmd::top` runs the loop.
 
 pub mod app;
 pub mod feed;
 pub mod render;
-pub mod source;
 pub mod view;
 
 use app::{App, Window};

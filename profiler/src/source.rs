@@ -1,5 +1,5 @@
-//! Where `top`'s records come from, each on its own thread: the live capture, or a recording
-//! replayed at a given speed. Both speak the same messages over a channel.
+//! Where `top`'s and `serve`'s records come from, each on its own thread: the live capture, or a
+//! recording replayed at a given speed. Both speak the same messages over a channel.
 
 use std::{
     fs::File,

@@ -1,0 +1,384 @@
+//! The model as Prometheus / OpenMetrics text (prometheus-client): what `rtnlprof serve` answers
+//! on `/metrics`. Pure: a model and its labels in, text out.
+//!
+//! Series (counters get `_total` from the encoder; label `handler` as in the reports, `kind`
+//! `rtnetlink` or `kernel`):
+//! * `rtnl_hold_seconds`, `rtnl_wait_seconds` — histograms per handler (HOLD_BUCKETS);
+//! * `rtnl_acquisitions`, `rtnl_contended_waits`, `rtnl_grace_period_seconds`,
+//!   `rtnl_grace_periods` — counters per handler; `rtnl_requests`, `rtnl_requests_locked` — per
+//!   message type;
+//! * `rtnl_held_seconds` (rate() of it is RTNL utilization over any window),
+//!   `rtnl_utilization_ratio` (gauge: the last complete second), `rtnl_trylock_failures`,
+//!   `rtnl_lost_events`, `rtnlprof_records`, and `rtnlprof_build_info`.
+//!
+//! Label sets stay bounded: message types come from the kernel's fixed table; kernel callers
+//! other than the first `limit` (by hold time when they appeared) are summed under
+//! `handler="other"`. A caller keeps its series once it has one, so counters never go back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric},
+    metrics::{counter::ConstCounter, gauge::ConstGauge, MetricType},
+    registry::{Registry, Unit},
+};
+
+use crate::{
+    capture::KernelStats,
+    model::{Handler, HandlerStats, Model},
+};
+
+/// Histogram bucket bounds (seconds): 1-2.5-5 steps from 1 µs to 10 s.
+pub const HOLD_BUCKETS: [f64; 22] = [
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
+    5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Which kernel callers have series of their own.
+#[derive(Debug, Clone, Default)]
+pub struct CallerLabels {
+    pub limit: usize,
+    chosen: BTreeSet<String>,
+}
+
+impl CallerLabels {
+    pub fn new(limit: usize) -> Self {
+        CallerLabels {
+            limit,
+            chosen: BTreeSet::new(),
+        }
+    }
+
+    /// Gives series to new callers, most hold time first, while there is room.
+    pub fn update(&mut self, model: &Model) {
+        if self.chosen.len() >= self.limit {
+            return;
+        }
+        let mut new: Vec<(&String, u64)> = model
+            .handlers
+            .iter()
+            .filter_map(|(h, s)| match h {
+                Handler::Caller(c) if !self.chosen.contains(c) => Some((c, s.hold_ns())),
+                _ => None,
+            })
+            .collect();
+        new.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        for (c, _) in new.into_iter().take(self.limit - self.chosen.len()) {
+            self.chosen.insert(c.clone());
+        }
+    }
+
+    fn label(&self, h: &Handler) -> (String, &'static str) {
+        match h {
+            Handler::Msg(_) => (h.name(), "rtnetlink"),
+            Handler::Caller(c) if self.chosen.contains(c) => (c.clone(), "kernel"),
+            Handler::Caller(_) => ("other".into(), "kernel"),
+        }
+    }
+}
+
+/// What the metrics say besides the model.
+#[derive(Debug, Clone, Default)]
+pub struct Info {
+    pub version: String,
+    pub kernel: String,
+    pub capture_mode: String,
+    /// "live" or "replay".
+    pub source: String,
+    pub kernel_stats: KernelStats,
+    pub utilization_now: f64,
+    pub records: u64,
+}
+
+type Labels = Vec<(String, String)>;
+
+/// Everything one scrape encodes, computed from the model.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    /// (handler, kind) -> stats, "other" callers merged.
+    handlers: BTreeMap<(String, &'static str), HandlerStats>,
+    held_ns: u64,
+    info: Info,
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let labels = |(h, k): &(String, &'static str)| -> Labels {
+            vec![("handler".into(), h.clone()), ("kind".into(), (*k).into())]
+        };
+        let bounds_ns: Vec<u64> = HOLD_BUCKETS.iter().map(|s| (s * 1e9) as u64).collect();
+        for (name, help, wait) in [
+            (
+                "rtnl_hold",
+                "How long rtnl_mutex was held, per handler (message type or kernel caller).",
+                false,
+            ),
+            (
+                "rtnl_wait",
+                "How long acquisitions of rtnl_mutex waited (lock call to acquisition), per handler.",
+                true,
+            ),
+        ] {
+            let mut m =
+                enc.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
+            for (key, s) in &self.handlers {
+                let h = if wait { &s.wait } else { &s.hold };
+                // The encoder sums the buckets itself: hand it each bucket's own count.
+                let mut cum = h.cumulative_le(&bounds_ns);
+                cum.push(h.count());
+                let own = cum
+                    .iter()
+                    .scan(0, |prev, &c| Some(c - std::mem::replace(prev, c)));
+                let buckets: Vec<(f64, u64)> = HOLD_BUCKETS
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once(f64::INFINITY))
+                    .zip(own)
+                    .collect();
+                let l = labels(key);
+                m.encode_family(&l)?.encode_histogram::<Labels>(
+                    h.total_ns() as f64 / 1e9,
+                    h.count(),
+                    &buckets,
+                    None,
+                )?;
+            }
+        }
+        type Get = fn(&HandlerStats) -> f64;
+        let per_handler: [(&str, &str, Option<Unit>, Get, bool); 6] = [
+            (
+                "rtnl_acquisitions",
+                "Acquisitions (holds) of rtnl_mutex, per handler.",
+                None,
+                |s| s.holds as f64,
+                false,
+            ),
+            (
+                "rtnl_contended_waits",
+                "Acquisitions during which lock:contention_begin fired, per handler.",
+                None,
+                |s| s.contended_waits as f64,
+                false,
+            ),
+            (
+                "rtnl_grace_period",
+                "Time spent in RCU grace-period waits while holding rtnl_mutex, per handler.",
+                Some(Unit::Seconds),
+                |s| s.gp_ns as f64 / 1e9,
+                false,
+            ),
+            (
+                "rtnl_grace_periods",
+                "RCU grace-period waits while holding rtnl_mutex, per handler.",
+                None,
+                |s| s.gp_count as f64,
+                false,
+            ),
+            (
+                "rtnl_requests",
+                "rtnetlink requests (rtnetlink_rcv_msg calls), per message type.",
+                None,
+                |s| s.requests as f64,
+                true,
+            ),
+            (
+                "rtnl_requests_locked",
+                "rtnetlink requests during which rtnl_mutex was taken, per message type.",
+                None,
+                |s| s.requests_locked as f64,
+                true,
+            ),
+        ];
+        for (name, help, unit, get, msg_only) in per_handler {
+            let mut m = enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
+            for (key, s) in &self.handlers {
+                if msg_only && key.1 != "rtnetlink" {
+                    continue;
+                }
+                let l = labels(key);
+                let v = get(s);
+                if v.fract() == 0.0 {
+                    ConstCounter::new(v as u64).encode(m.encode_family(&l)?)?;
+                } else {
+                    ConstCounter::new(v).encode(m.encode_family(&l)?)?;
+                }
+            }
+        }
+        let trylock: u64 = self.handlers.values().map(|s| s.trylock_failed).sum();
+        let i = &self.info;
+        let k = &i.kernel_stats;
+        let counters: [(&str, &str, Option<Unit>, f64); 4] = [
+            (
+                "rtnl_held",
+                "Time rtnl_mutex was held; rate() of it is RTNL utilization.",
+                Some(Unit::Seconds),
+                self.held_ns as f64 / 1e9,
+            ),
+            (
+                "rtnl_trylock_failures",
+                "Failed mutex_trylock(&rtnl_mutex) calls.",
+                None,
+                trylock as f64,
+            ),
+            (
+                "rtnl_lost_events",
+                "Events the ring buffer could not take (figures are low by them).",
+                None,
+                k.lost_events as f64,
+            ),
+            (
+                "rtnlprof_records",
+                "Records rtnlprof has taken in.",
+                None,
+                i.records as f64,
+            ),
+        ];
+        for (name, help, unit, v) in counters {
+            let m = enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
+            if v.fract() == 0.0 {
+                ConstCounter::new(v as u64).encode(m)?;
+            } else {
+                ConstCounter::new(v).encode(m)?;
+            }
+        }
+        ConstGauge::new(i.utilization_now).encode(enc.encode_descriptor(
+            "rtnl_utilization_ratio",
+            "Fraction of the last complete second rtnl_mutex was held.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        let build: Labels = vec![
+            ("version".into(), i.version.clone()),
+            ("kernel".into(), i.kernel.clone()),
+            ("capture_mode".into(), i.capture_mode.clone()),
+            ("source".into(), i.source.clone()),
+        ];
+        enc.encode_descriptor(
+            "rtnlprof_build",
+            "rtnlprof's version, the kernel and how RTNL is captured.",
+            None,
+            MetricType::Info,
+        )?
+        .encode_info(&build)?;
+        Ok(())
+    }
+}
+
+/// The OpenMetrics text of a model.
+pub fn render(model: &Model, labels: &CallerLabels, info: &Info) -> String {
+    let mut handlers: BTreeMap<(String, &'static str), HandlerStats> = BTreeMap::new();
+    for (h, s) in &model.handlers {
+        handlers.entry(labels.label(h)).or_default().merge(s);
+    }
+    let snapshot = Snapshot {
+        handlers,
+        held_ns: model.held_per_second.iter().sum(),
+        info: info.clone(),
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(snapshot));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry).expect("writing to a String");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::synthetic::{caller_hold, Realistic};
+
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn figures_of_the_model_in_openmetrics() {
+        let mut m = Model::new();
+        Realistic::new().take(20_000).for_each(|r| m.add(&r));
+        let mut labels = CallerLabels::new(10);
+        labels.update(&m);
+        let text = render(&m, &labels, &Info::default());
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let newlink = &m.handlers[&Handler::Msg(crate::events::MsgType::from_wire(0, 16, 5))];
+        let l = r#"{handler="AF_UNSPEC RTM_NEWLINK",kind="rtnetlink"}"#;
+        assert_eq!(
+            value(&text, &format!("rtnl_requests_total{l}")),
+            Some(newlink.requests as f64)
+        );
+        assert_eq!(
+            value(&text, &format!("rtnl_hold_seconds_count{l}")),
+            Some(newlink.holds as f64)
+        );
+        let inf = value(
+            &text,
+            r#"rtnl_hold_seconds_bucket{le="+Inf",handler="AF_UNSPEC RTM_NEWLINK",kind="rtnetlink"}"#,
+        );
+        assert_eq!(inf, Some(newlink.holds as f64));
+        let sum = value(&text, &format!("rtnl_hold_seconds_sum{l}")).unwrap();
+        assert!((sum - newlink.hold_ns() as f64 / 1e9).abs() < 1e-9);
+        // Buckets never decrease.
+        let buckets: Vec<f64> = text
+            .lines()
+            .filter(|line| {
+                line.starts_with("rtnl_hold_seconds_bucket{")
+                    && line.contains(r#"handler="AF_UNSPEC RTM_NEWLINK""#)
+            })
+            .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(buckets.len(), HOLD_BUCKETS.len() + 1);
+        assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+        let held: u64 = m.held_per_second.iter().sum();
+        assert!(
+            (value(&text, "rtnl_held_seconds_total").unwrap() - held as f64 / 1e9).abs() < 1e-9
+        );
+        let trylock = m.totals().trylock_failed;
+        assert!(trylock > 0);
+        assert_eq!(
+            value(&text, "rtnl_trylock_failures_total"),
+            Some(trylock as f64)
+        );
+    }
+
+    #[test]
+    fn callers_beyond_the_limit_are_summed_as_other_and_keep_their_series() {
+        let mut m = Model::new();
+        for i in 0..30u64 {
+            let t = i * 1_000_000;
+            m.add(&caller_hold(&format!("c{i:02}"), 1, t, t, t + 1_000 + i));
+        }
+        let mut labels = CallerLabels::new(5);
+        labels.update(&m);
+        let text = render(&m, &labels, &Info::default());
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("rtnl_acquisitions_total{"))
+            .count();
+        assert_eq!(series, 6, "5 callers and other:\n{text}");
+        assert_eq!(
+            value(
+                &text,
+                r#"rtnl_acquisitions_total{handler="other",kind="kernel"}"#
+            ),
+            Some(25.0)
+        );
+        // The five longest holders got series; a later, longer one goes to other.
+        assert!(text.contains(r#"handler="c29""#));
+        let t = 100_000_000;
+        m.add(&caller_hold("new_big_caller", 1, t, t, t + 10_000_000));
+        labels.update(&m);
+        let text = render(&m, &labels, &Info::default());
+        assert!(!text.contains("new_big_caller"));
+        assert!(text.contains(r#"handler="c29""#));
+        assert_eq!(
+            value(
+                &text,
+                r#"rtnl_acquisitions_total{handler="other",kind="kernel"}"#
+            ),
+            Some(26.0)
+        );
+    }
+}
