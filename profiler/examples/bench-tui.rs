@@ -10,7 +10,6 @@ use std::{hint::black_box, time::Instant};
 
 use ratatui::{backend::TestBackend, Terminal};
 use rtnlprof::{
-    events::{Hold, HoldContext, LockFnName, MsgType, Record, RequestId, Task},
     model::Model,
     tui::{app::App, render, view::HeaderInfo, view::Snapshot},
 };
@@ -18,42 +17,8 @@ use rtnlprof::{
 /// A model with `rows` handlers: half message types, half kernel callers, 200 holds each.
 fn model(rows: usize) -> Model {
     let mut m = Model::new();
-    let mut t = 1_000_000u64;
-    for k in 0..rows {
-        for i in 0..200u64 {
-            let context = if k % 2 == 0 {
-                let msg = MsgType::from_wire((k / 2 % 40) as u8, 16 + (k / 80) as u16 * 4, 5);
-                HoldContext::Request {
-                    msg,
-                    id: RequestId {
-                        tid: 1,
-                        start_ns: t,
-                    },
-                }
-            } else {
-                HoldContext::Other {
-                    caller: format!("kernel_caller_{k:03}"),
-                }
-            };
-            let hold = 1_000 + (i * 7919 + k as u64 * 104_729) % 500_000;
-            let wait = (i * 31) % 5_000;
-            m.add(&Record::Hold(Hold {
-                context,
-                task: Task {
-                    tid: (i % 7) as u32 + 1,
-                    tgid: 1,
-                    comm: format!("w{}", i % 7),
-                },
-                lock_fn: LockFnName::MutexLock,
-                wait_start_ns: t,
-                acquired_ns: t + wait,
-                released_ns: t + wait + hold,
-                contention_begins: u8::from(wait > 2_500),
-                gp_ns: 0,
-                gp_count: 0,
-            }));
-            t += wait + hold + 1_000;
-        }
+    for r in rtnlprof::trace::synthetic::many_handlers(rows, 200) {
+        m.add(&r);
     }
     m
 }

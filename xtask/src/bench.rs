@@ -28,6 +28,14 @@ pub enum Which {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
     },
+    /// Render time and size of `/metrics` with ROWS handlers, and the latency of real scrapes of
+    /// `rtnlprof serve` over HTTP.
+    Serve {
+        #[arg(long, default_value_t = 200)]
+        rows: usize,
+        #[arg(long, default_value_t = 100)]
+        scrapes: usize,
+    },
     /// Frame render time of `top` with ROWS rows, and the CPU share and memory of `top` itself
     /// replaying a recording at RATE events/s in a real terminal (tmux).
     Tui {
@@ -46,6 +54,7 @@ pub fn run(o: &Options) -> Result<i32> {
     match o.which {
         Which::Report { events } => report(events),
         Which::Export { events } => export(events),
+        Which::Serve { rows, scrapes } => serve(rows, scrapes),
         Which::Tui {
             rows,
             rate,
@@ -110,6 +119,75 @@ fn export(events: u64) -> Result<i32> {
         let _ = std::fs::remove_file(&dest);
     }
     let _ = std::fs::remove_file(&file);
+    Ok(0)
+}
+
+/// One HTTP/1.0 GET on loopback: the body.
+fn http_get(port: u16, path: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    Ok(buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default())
+}
+
+fn serve(rows: usize, scrapes: usize) -> Result<i32> {
+    let root = util::root();
+    build_release("bench-serve")?;
+    println!(
+        "bench serve on {} ({} cores), {}",
+        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
+    );
+    let example = root.join("target/release/examples/bench-serve");
+    util::exec(Command::new(&example).arg(rows.to_string()))?;
+    std::fs::create_dir_all(util::work_dir())?;
+    let file = util::work_dir().join("bench-serve.rtnl");
+    util::exec(Command::new(&example).arg(rows.to_string()).arg(&file))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = Command::new(root.join("target/release/rtnlprof"))
+        .args(["serve", "--speed", "max", "--top-callers"])
+        .arg(rows.to_string())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--replay")
+        .arg(&file)
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let result = (|| -> Result<()> {
+        let t = std::time::Instant::now();
+        while !http_get(port, "/healthz").is_ok_and(|b| b.contains("replay finished")) {
+            anyhow::ensure!(t.elapsed().as_secs() < 30, "serve did not come up");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..scrapes {
+            let t = std::time::Instant::now();
+            let body = http_get(port, "/metrics")?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            size = body.len();
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "scrape over HTTP ({rows} handlers, {} series lines): median {:.2} ms, p99 {:.2} ms over {scrapes} scrapes; {size} bytes",
+            http_get(port, "/metrics")?.lines().filter(|l| !l.starts_with('#')).count(),
+            times[times.len() / 2],
+            times[(times.len() - 1) * 99 / 100],
+        );
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&file);
+    result?;
     Ok(0)
 }
 

@@ -12,7 +12,8 @@ pub struct Options {}
 
 /// Debian packages: QEMU and busybox for the guests, Debian's rustc with the BPF core library
 /// and LLVM 22 for the eBPF build and bpf-linker, iproute2, bpftool and tmux for the guests
-/// (tmux also drives `top` in the host tests).
+/// (tmux also drives `top` in the host tests); Prometheus (with promtool) scrapes `serve` in the
+/// host tests.
 pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "busybox-static",
@@ -21,6 +22,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "bpftool",
     "libxml2-utils",
     "tmux",
+    "prometheus",
     "binutils",
     "rustc-web",
     "cargo-web",

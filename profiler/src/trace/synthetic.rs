@@ -169,6 +169,54 @@ pub fn write_recording(path: &std::path::Path, n: usize) -> std::io::Result<u64>
     let records: Vec<Record> = Realistic::new().take(n).collect();
     let start = records.iter().map(|r| r.end_ns()).min().unwrap_or(0);
     let end = records.iter().map(|r| r.end_ns()).max().unwrap_or(0);
+    write_records(path, &records)?;
+    Ok(end - start)
+}
+
+/// Holds of `rows` distinct handlers (half message types of 40 families, half kernel callers),
+/// `each` holds apiece, one after another: for benchmarks of views with many rows or series.
+pub fn many_handlers(rows: usize, each: u64) -> Vec<Record> {
+    let mut out = Vec::with_capacity(rows * each as usize);
+    let mut t = 1_000_000u64;
+    for k in 0..rows {
+        for i in 0..each {
+            let context = if k % 2 == 0 {
+                let msg = MsgType::from_wire((k / 2 % 40) as u8, 16 + (k / 80) as u16 * 4, 5);
+                HoldContext::Request {
+                    msg,
+                    id: RequestId {
+                        tid: 1,
+                        start_ns: t,
+                    },
+                }
+            } else {
+                HoldContext::Other {
+                    caller: format!("kernel_caller_{k:03}"),
+                }
+            };
+            let held = 1_000 + (i * 7919 + k as u64 * 104_729) % 500_000;
+            let wait = (i * 31) % 5_000;
+            out.push(Record::Hold(Hold {
+                context,
+                task: task((i % 7) as u32 + 1),
+                lock_fn: LockFnName::MutexLock,
+                wait_start_ns: t,
+                acquired_ns: t + wait,
+                released_ns: t + wait + held,
+                contention_begins: u8::from(wait > 2_500),
+                gp_ns: 0,
+                gp_count: 0,
+            }));
+            t += wait + held + 1_000;
+        }
+    }
+    out
+}
+
+/// Writes records as a finished recording (kernel "synthetic").
+pub fn write_records(path: &std::path::Path, records: &[Record]) -> std::io::Result<()> {
+    let start = records.iter().map(|r| r.end_ns()).min().unwrap_or(0);
+    let end = records.iter().map(|r| r.end_ns()).max().unwrap_or(0);
     let header = super::Header {
         rtnlprof_version: env!("CARGO_PKG_VERSION").into(),
         kernel: "synthetic".into(),
@@ -179,12 +227,12 @@ pub fn write_recording(path: &std::path::Path, n: usize) -> std::io::Result<u64>
     };
     let out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut w = super::writer::Writer::new(out, &header)?;
-    for r in &records {
+    for r in records {
         w.push(r)?;
     }
     w.finish(super::Footer {
         end_mono_ns: end,
         ..Default::default()
     })?;
-    Ok(end - start)
+    Ok(())
 }

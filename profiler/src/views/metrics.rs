@@ -93,11 +93,81 @@ pub struct Info {
 
 type Labels = Vec<(String, String)>;
 
+/// A histogram's figures as Prometheus wants them.
+#[derive(Debug, Clone, Default)]
+struct HistNums {
+    sum_ns: u64,
+    count: u64,
+    /// Cumulative counts at HOLD_BUCKETS.
+    le: Vec<u64>,
+}
+
+impl HistNums {
+    fn of(h: &crate::model::hist::Hist, bounds_ns: &[u64]) -> Self {
+        HistNums {
+            sum_ns: h.total_ns(),
+            count: h.count(),
+            le: h.cumulative_le(bounds_ns),
+        }
+    }
+    fn add(&mut self, o: &HistNums) {
+        self.sum_ns += o.sum_ns;
+        self.count += o.count;
+        if self.le.len() < o.le.len() {
+            self.le.resize(o.le.len(), 0);
+        }
+        for (a, b) in self.le.iter_mut().zip(&o.le) {
+            *a += b;
+        }
+    }
+}
+
+/// One label set's figures.
+#[derive(Debug, Clone, Default)]
+struct Series {
+    hold: HistNums,
+    wait: HistNums,
+    holds: u64,
+    contended_waits: u64,
+    gp_ns: u64,
+    gp_count: u64,
+    requests: u64,
+    requests_locked: u64,
+    trylock_failed: u64,
+}
+
+impl Series {
+    fn of(s: &HandlerStats, bounds_ns: &[u64]) -> Self {
+        Series {
+            hold: HistNums::of(&s.hold, bounds_ns),
+            wait: HistNums::of(&s.wait, bounds_ns),
+            holds: s.holds,
+            contended_waits: s.contended_waits,
+            gp_ns: s.gp_ns,
+            gp_count: s.gp_count,
+            requests: s.requests,
+            requests_locked: s.requests_locked,
+            trylock_failed: s.trylock_failed,
+        }
+    }
+    fn add(&mut self, o: &Series) {
+        self.hold.add(&o.hold);
+        self.wait.add(&o.wait);
+        self.holds += o.holds;
+        self.contended_waits += o.contended_waits;
+        self.gp_ns += o.gp_ns;
+        self.gp_count += o.gp_count;
+        self.requests += o.requests;
+        self.requests_locked += o.requests_locked;
+        self.trylock_failed += o.trylock_failed;
+    }
+}
+
 /// Everything one scrape encodes, computed from the model.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
-    /// (handler, kind) -> stats, "other" callers merged.
-    handlers: BTreeMap<(String, &'static str), HandlerStats>,
+    /// (handler, kind) -> figures, "other" callers summed.
+    handlers: BTreeMap<(String, &'static str), Series>,
     held_ns: u64,
     info: Info,
 }
@@ -107,7 +177,6 @@ impl Collector for Snapshot {
         let labels = |(h, k): &(String, &'static str)| -> Labels {
             vec![("handler".into(), h.clone()), ("kind".into(), (*k).into())]
         };
-        let bounds_ns: Vec<u64> = HOLD_BUCKETS.iter().map(|s| (s * 1e9) as u64).collect();
         for (name, help, wait) in [
             (
                 "rtnl_hold",
@@ -125,8 +194,8 @@ impl Collector for Snapshot {
             for (key, s) in &self.handlers {
                 let h = if wait { &s.wait } else { &s.hold };
                 // The encoder sums the buckets itself: hand it each bucket's own count.
-                let mut cum = h.cumulative_le(&bounds_ns);
-                cum.push(h.count());
+                let mut cum = h.le.clone();
+                cum.push(h.count);
                 let own = cum
                     .iter()
                     .scan(0, |prev, &c| Some(c - std::mem::replace(prev, c)));
@@ -138,14 +207,14 @@ impl Collector for Snapshot {
                     .collect();
                 let l = labels(key);
                 m.encode_family(&l)?.encode_histogram::<Labels>(
-                    h.total_ns() as f64 / 1e9,
-                    h.count(),
+                    h.sum_ns as f64 / 1e9,
+                    h.count,
                     &buckets,
                     None,
                 )?;
             }
         }
-        type Get = fn(&HandlerStats) -> f64;
+        type Get = fn(&Series) -> f64;
         let per_handler: [(&str, &str, Option<Unit>, Get, bool); 6] = [
             (
                 "rtnl_acquisitions",
@@ -267,9 +336,13 @@ impl Collector for Snapshot {
 
 /// The OpenMetrics text of a model.
 pub fn render(model: &Model, labels: &CallerLabels, info: &Info) -> String {
-    let mut handlers: BTreeMap<(String, &'static str), HandlerStats> = BTreeMap::new();
+    let bounds_ns: Vec<u64> = HOLD_BUCKETS.iter().map(|s| (s * 1e9) as u64).collect();
+    let mut handlers: BTreeMap<(String, &'static str), Series> = BTreeMap::new();
     for (h, s) in &model.handlers {
-        handlers.entry(labels.label(h)).or_default().merge(s);
+        handlers
+            .entry(labels.label(h))
+            .or_default()
+            .add(&Series::of(s, &bounds_ns));
     }
     let snapshot = Snapshot {
         handlers,

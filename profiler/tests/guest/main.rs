@@ -5,6 +5,7 @@
 mod capture;
 mod diff;
 mod record;
+mod serve;
 mod support;
 mod top;
 
