@@ -142,6 +142,10 @@ pub struct Event {
     /// Holds with origin Other: id in the STACKS map, or negative (no stack).
     pub stack_id: i32,
     pub comm: [u8; 16],
+    /// Inode number of the network namespace acted in (0: unknown): a request's socket's, a
+    /// dump continuation's socket's, else the task's.
+    pub netns: u32,
+    pub _pad: u32,
 }
 
 impl Event {
@@ -162,11 +166,29 @@ impl Event {
             gp_count: 0,
             stack_id: -1,
             comm: [0; 16],
+            netns: 0,
+            _pad: 0,
         }
     }
 }
 
 /// Size of one ring-buffer record.
+/// Byte offsets of the kernel fields the programs read to find a network namespace, set by the
+/// loader from the running kernel's BTF (globals of these names); NO_OFFSET turns the reading off.
+pub mod netns {
+    pub const NO_OFFSET: u32 = u32::MAX;
+    /// `struct sk_buff` → `sk`.
+    pub const SKB_SK: &str = "OFF_SKB_SK";
+    /// `struct sock` → `__sk_common.skc_net` (a `possible_net_t`, whose first field is the pointer).
+    pub const SK_NET: &str = "OFF_SK_NET";
+    /// `struct net` → `ns.inum`.
+    pub const NET_INUM: &str = "OFF_NET_INUM";
+    /// `struct task_struct` → `nsproxy`.
+    pub const TASK_NSPROXY: &str = "OFF_TASK_NSPROXY";
+    /// `struct nsproxy` → `net_ns`.
+    pub const NSPROXY_NET: &str = "OFF_NSPROXY_NET";
+}
+
 pub const EVENT_SIZE: usize = core::mem::size_of::<Event>();
 
 /// Indexes into the per-CPU `STATS` array (counters kept in the kernel).

@@ -13,7 +13,8 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_ktime_get_ns,
+        bpf_probe_read_kernel,
     },
     macros::{fentry, fexit, map, tracepoint},
     maps::{Array, LruHashMap, PerCpuArray, RingBuf, StackTrace},
@@ -25,6 +26,18 @@ use profiler_common::{nl, stat, Event, EventKind, LockFn, MsgKey, Origin};
 /// Address of `rtnl_mutex`, from /proc/kallsyms; set by the loader.
 #[unsafe(no_mangle)]
 static RTNL_MUTEX: Global<u64> = Global::new(0);
+
+// Offsets for the network namespace (profiler_common::netns), from the kernel's BTF.
+#[unsafe(no_mangle)]
+static OFF_SKB_SK: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static OFF_SK_NET: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static OFF_NET_INUM: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static OFF_TASK_NSPROXY: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static OFF_NSPROXY_NET: Global<u32> = Global::new(u32::MAX);
 
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
@@ -57,8 +70,12 @@ struct Task {
     stack_id: i32,
     lock_start: u64,
     gp_depth: u32,
-    _pad: u32,
+    /// Network namespace of the request's socket (valid with `in_req`).
+    req_netns: u32,
     gp_start: u64,
+    /// Network namespace of the socket whose dump is continued (valid with `in_dump`).
+    dump_netns: u32,
+    _pad: u32,
 }
 
 const TASK_ZERO: Task = Task {
@@ -71,8 +88,10 @@ const TASK_ZERO: Task = Task {
     stack_id: -1,
     lock_start: 0,
     gp_depth: 0,
-    _pad: 0,
+    req_netns: 0,
     gp_start: 0,
+    dump_netns: 0,
+    _pad: 0,
 };
 
 #[map(name = "TASKS")]
@@ -115,6 +134,39 @@ fn is_dump(key: &MsgKey) -> bool {
     key.nlmsg_type % 4 == 2 && (key.nlmsg_flags & nl::NLM_F_DUMP) == nl::NLM_F_DUMP
 }
 
+/// `*(u64 *)(base + off)`, or 0.
+#[inline(always)]
+fn read_ptr(base: u64, off: u32) -> u64 {
+    if base == 0 || off == u32::MAX {
+        return 0;
+    }
+    unsafe { bpf_probe_read_kernel((base + off as u64) as *const u64) }.unwrap_or(0)
+}
+
+/// `net->ns.inum`, or 0.
+#[inline(always)]
+fn net_inum(net: u64) -> u32 {
+    let off = OFF_NET_INUM.load();
+    if net == 0 || off == u32::MAX {
+        return 0;
+    }
+    unsafe { bpf_probe_read_kernel((net + off as u64) as *const u32) }.unwrap_or(0)
+}
+
+/// The network namespace of a socket (`sock_net(sk)`), as its inode number.
+#[inline(always)]
+fn sock_netns(sk: u64) -> u32 {
+    net_inum(read_ptr(sk, OFF_SK_NET.load()))
+}
+
+/// The network namespace of the current task (`current->nsproxy->net_ns`).
+#[inline(always)]
+fn task_netns() -> u32 {
+    let task = unsafe { bpf_get_current_task() };
+    let nsproxy = read_ptr(task, OFF_TASK_NSPROXY.load());
+    net_inum(read_ptr(nsproxy, OFF_NSPROXY_NET.load()))
+}
+
 fn emit(ev: &Event) {
     match EVENTS.reserve::<Event>(0) {
         Some(mut slot) => {
@@ -145,8 +197,11 @@ fn try_req_entry(ctx: &FEntryContext) -> Result<(), i64> {
     };
     let tid = tid();
     bump(stat::REQUESTS_ENTERED);
+    let skb: u64 = ctx.arg(0);
+    let netns = sock_netns(read_ptr(skb, OFF_SKB_SK.load()));
     let t = task_mut(tid).ok_or(0)?;
     unsafe {
+        (*t).req_netns = netns;
         (*t).req = MsgKey {
             nlmsg_type,
             nlmsg_flags,
@@ -184,6 +239,7 @@ pub fn rtnetlink_rcv_msg_exit(ctx: FExitContext) -> u32 {
     ev.t_acquired = t.req.req_start;
     ev.t_end = now;
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    ev.netns = t.req_netns;
     emit(&ev);
     0
 }
@@ -205,6 +261,7 @@ pub fn netlink_dump_entry(ctx: FEntryContext) -> u32 {
     } else if let Some(k) = unsafe { DUMPS.get(sk) } {
         t.dump = *k;
         t.in_dump = 1;
+        t.dump_netns = sock_netns(sk);
     }
     0
 }
@@ -265,6 +322,7 @@ fn lock_exit(lock: u64, taken: bool) {
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
     if t.in_req != 0 {
         ev.msg = t.req;
+        ev.netns = t.req_netns;
         ev.origin = if is_dump(&t.req) {
             Origin::DumpStart as u8
         } else {
@@ -272,8 +330,10 @@ fn lock_exit(lock: u64, taken: bool) {
         };
     } else if t.in_dump != 0 {
         ev.msg = t.dump;
+        ev.netns = t.dump_netns;
         ev.origin = Origin::DumpContinue as u8;
     } else {
+        ev.netns = task_netns();
         ev.origin = Origin::Other as u8;
     }
     t.locking = 0;

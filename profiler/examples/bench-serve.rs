@@ -30,7 +30,7 @@ fn main() {
     let mut size = 0;
     for _ in 0..50 {
         let t = Instant::now();
-        let text = render(&m, &labels, &info);
+        let text = render(&m, &labels, None, &info);
         times.push(t.elapsed().as_secs_f64() * 1e3);
         size = text.len();
     }
@@ -41,6 +41,6 @@ fn main() {
         times[times.len() - 1],
         times.len(),
         size,
-        render(&m, &labels, &info).lines().count()
+        render(&m, &labels, None, &info).lines().count()
     );
 }

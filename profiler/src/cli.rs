@@ -120,6 +120,10 @@ pub struct ServeArgs {
     /// Kernel callers (outside rtnetlink) with series of their own; the rest are `other`.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top_callers: usize,
+    /// Add per-network-namespace series (label `netns`) for the first N namespaces by hold time;
+    /// the rest are `other`.
+    #[arg(long, value_name = "N")]
+    pub netns_labels: Option<usize>,
     /// Serve the figures of a recording (replayed at --speed) instead of capturing.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,

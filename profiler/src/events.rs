@@ -46,6 +46,9 @@ pub struct Request {
     pub start_ns: u64,
     pub end_ns: u64,
     pub ret: i32,
+    /// Inode number of the request socket's network namespace (0: unknown).
+    #[serde(default)]
+    pub netns: u32,
 }
 
 /// What a hold is attributed to.
@@ -73,6 +76,10 @@ pub struct Hold {
     pub contention_begins: u8,
     pub gp_ns: u64,
     pub gp_count: u32,
+    /// Inode number of the network namespace the hold acts in (0: unknown): the request's
+    /// socket's, the continued dump's socket's, or the holder task's.
+    #[serde(default)]
+    pub netns: u32,
 }
 
 impl Hold {
@@ -164,6 +171,7 @@ impl Record {
                 start_ns: ev.t_start,
                 end_ns: ev.t_end,
                 ret: ev.ret,
+                netns: ev.netns,
             })),
             EventKind::TrylockFailed => Ok(Record::TrylockFailed {
                 task,
@@ -195,6 +203,7 @@ impl Record {
                     contention_begins: ev.contention_begins,
                     gp_ns: ev.gp_ns,
                     gp_count: ev.gp_count,
+                    netns: ev.netns,
                 }))
             }
         }
@@ -216,7 +225,7 @@ mod tests {
     fn event_has_no_padding() {
         // kind..ret (16) + MsgKey (2+2+1+3+4+8) + 4 × u64 + u32 + i32 + comm 16
         assert_eq!(std::mem::size_of::<profiler_common::MsgKey>(), 24);
-        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16);
+        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16 + 8);
     }
 
     #[test]

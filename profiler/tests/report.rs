@@ -112,10 +112,10 @@ fn bad_input_is_one_line_and_exit_status_2() {
         "bad magic",
     );
     let mut newer = good.clone();
-    newer[8] = 2;
+    newer[8] = 3;
     assert_bad_input(
         temp("newer.rtnl", &newer).to_str().unwrap(),
-        "format version 2 is newer",
+        "format version 3 is newer",
     );
     let mut corrupt = good.clone();
     corrupt[header_end + 40] ^= 0xff;

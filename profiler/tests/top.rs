@@ -6,6 +6,7 @@ mod tmux;
 
 use std::path::PathBuf;
 
+use rtnlprof::tui::view::Column;
 use tmux::{table_rows, Tmux};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtnlprof");
@@ -63,9 +64,17 @@ fn replay_sorts_shows_detail_and_quits_restoring_the_terminal() {
         table_rows(s).get(2).is_some_and(|r| r.0)
     });
     let chosen = selected(&s);
-    // s seven times: from HELD through the later columns and HANDLER to REQS.
-    for _ in 0..7 {
+    // s: from HELD through the later columns and HANDLER to REQS, a column a key.
+    let mut presses = 0;
+    while !t.screen().contains("REQS ▼") {
+        assert!(
+            presses < Column::ALL.len(),
+            "s never sorted by REQS:\n{}",
+            t.screen()
+        );
         t.keys(&["s"]);
+        presses += 1;
+        std::thread::sleep(std::time::Duration::from_millis(150));
     }
     let s = t.wait_for(5, "sorted by REQS", |s| s.contains("REQS ▼"));
     let reqs = requests_column(&s);

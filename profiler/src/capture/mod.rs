@@ -3,6 +3,7 @@
 //! links are file descriptors, so the kernel also detaches them if the process dies).
 
 pub mod kallsyms;
+pub mod netns;
 
 use std::{collections::HashMap, os::fd::AsFd};
 
@@ -324,14 +325,39 @@ impl Capture {
         }
         .map_err(|e| CaptureError::Btf(e.to_string()))?;
 
+        // Network namespaces: the fields the programs read, from the same BTF; without them the
+        // capture runs and every namespace reads as unknown (0), said once.
+        let btf_path = std::env::var_os(BTF_ENV)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into());
+        let mut skipped = Vec::new();
+        let o = match netns::Offsets::from_btf(&btf_path) {
+            Ok(o) => o,
+            Err(e) => {
+                skipped.push(("network namespaces", e));
+                let n = profiler_common::netns::NO_OFFSET;
+                netns::Offsets {
+                    skb_sk: n,
+                    sk_net: n,
+                    net_inum: n,
+                    task_nsproxy: n,
+                    nsproxy_net: n,
+                }
+            }
+        };
+        use profiler_common::netns as ns;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             .override_global(names::RTNL_MUTEX, &rtnl_mutex, true)
+            .override_global(ns::SKB_SK, &o.skb_sk, true)
+            .override_global(ns::SK_NET, &o.sk_net, true)
+            .override_global(ns::NET_INUM, &o.net_inum, true)
+            .override_global(ns::TASK_NSPROXY, &o.task_nsproxy, true)
+            .override_global(ns::NSPROXY_NET, &o.nsproxy_net, true)
             .map_max_entries(names::EVENTS, opts.ring_bytes)
             .load(BPF_OBJECT)
             .map_err(|e| CaptureError::Object(format!("{e:#}")))?;
 
-        let mut skipped = Vec::new();
         let mut absent = Vec::new();
         for spec in PROGRAMS {
             match attach(&mut ebpf, spec, &btf) {

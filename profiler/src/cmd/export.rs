@@ -66,6 +66,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<i32> {
         ExportFormat::ChromeJson => {
             let mut w = ChromeWriter::new(out, &header, filter)?;
             read(&mut |r| Ok(w.record(r)?))?;
+            if let Some(f) = &reader.footer {
+                w.add_netns_names(&f.netns_names);
+            }
             let (_, s) = w.finish()?;
             if s.late_for_counters > 0 {
                 eprintln!(

@@ -90,6 +90,7 @@ pub fn run_info(
         decode_errors,
         skipped_hooks: header.skipped_hooks.clone(),
         warnings: Vec::new(),
+        netns_names: header.netns_names.clone(),
     }
 }
 
@@ -119,6 +120,7 @@ pub fn header(capture: &Capture, start_mono_ns: u64) -> Header {
                 cause: c.clone(),
             })
             .collect(),
+        netns_names: crate::capture::netns::names(),
     }
 }
 

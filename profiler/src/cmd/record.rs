@@ -70,6 +70,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
         end_mono_ns: end.end_mono_ns,
         kernel_stats: end.kernel_stats,
         decode_errors: end.decode_errors,
+        netns_names: crate::capture::netns::names(),
         ..Footer::default()
     })
     .with_context(|| format!("writing {}", path.display()))?;

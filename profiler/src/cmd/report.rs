@@ -105,6 +105,9 @@ pub fn load_window(
         None => (last_ns, Default::default(), 0),
     };
     let mut run = super::live::run_info(&reader.header, end_ns, kstats, decode_errors);
+    if let Some(f) = &reader.footer {
+        run.netns_names.extend(f.netns_names.clone());
+    }
     if from_ns > reader.header.start_mono_ns {
         run.wall_ns = end_ns.saturating_sub(from_ns);
         run.warnings.push(format!(

@@ -20,12 +20,13 @@ use crate::{
     cli::ServeArgs,
     source::{self, Msg},
     tui::feed::Feed,
-    views::metrics::{self, CallerLabels, Info},
+    views::metrics::{self, CallerLabels, Info, NetnsLabels},
 };
 
 struct Shared {
     feed: Feed,
     labels: CallerLabels,
+    netns: Option<NetnsLabels>,
     info: Info,
     /// Why the source ended, if it did.
     ended: Option<String>,
@@ -42,13 +43,24 @@ async fn metrics_handler(State(state): State<AppState>) -> impl IntoResponse {
         s.feed.now_ns = s.feed.now_ns.max(super::monotonic_ns());
     }
     let Shared {
-        feed, labels, info, ..
+        feed,
+        labels,
+        netns,
+        info,
+        live,
+        ..
     } = &mut *s;
     labels.update(&feed.total);
+    if let Some(n) = netns.as_mut() {
+        if *live {
+            n.names.extend(crate::capture::netns::names());
+        }
+        n.update(&feed.total);
+    }
     info.kernel_stats = feed.kernel_stats;
     info.utilization_now = feed.utilization_now();
     info.records = feed.records;
-    let body = metrics::render(&feed.total, labels, info);
+    let body = metrics::render(&feed.total, labels, netns.as_ref(), info);
     ([(header::CONTENT_TYPE, OPENMETRICS)], body)
 }
 
@@ -113,6 +125,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     let state: AppState = Arc::new(Mutex::new(Shared {
         feed: Feed::new(header.start_mono_ns),
         labels: CallerLabels::new(args.top_callers),
+        netns: args.netns_labels.map(|n| {
+            let mut l = NetnsLabels::new(n);
+            l.names = header.netns_names.clone();
+            l
+        }),
         info: Info {
             version: env!("CARGO_PKG_VERSION").into(),
             kernel: header.kernel.clone(),

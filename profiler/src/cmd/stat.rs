@@ -21,7 +21,10 @@ impl Sink for ModelSink {
 pub fn run(args: &StatArgs) -> anyhow::Result<i32> {
     let mut sink = ModelSink(Model::new());
     let end = live::run(&args.capture, &mut sink)?;
-    let out = super::report::render(&sink.0, &end.run_info(), &args.output);
+    let mut run = end.run_info();
+    // Namespaces made while the command ran have names now.
+    run.netns_names.extend(crate::capture::netns::names());
+    let out = super::report::render(&sink.0, &run, &args.output);
     super::print_out(&out)?;
     Ok(end.code)
 }

@@ -71,7 +71,14 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     };
     let live = args.replay.is_none();
     let mut terminal = ratatui::init();
-    let result = ui_loop(&mut terminal, &source, header.start_mono_ns, info, live);
+    let result = ui_loop(
+        &mut terminal,
+        &source,
+        header.start_mono_ns,
+        info,
+        live,
+        header.netns_names.clone(),
+    );
     ratatui::restore();
     source.stop();
     result.context("terminal")?;
@@ -84,8 +91,10 @@ fn ui_loop(
     start_ns: u64,
     mut info: HeaderInfo,
     live: bool,
+    netns_names: std::collections::BTreeMap<u32, String>,
 ) -> std::io::Result<()> {
     let mut feed = Feed::new(start_ns);
+    let mut names = netns_names;
     let mut app = App::default();
     let mut refreshed: Option<Instant> = None;
     let mut force = true;
@@ -117,7 +126,11 @@ fn ui_loop(
             let key = (feed.total.records, feed.now_ns / 1_000_000_000);
             let window = app.window == tui::app::Window::Last10s;
             if built_for != Some(key) || window || force {
-                app.set_snapshot(tui::snapshot(&feed, &app, info.clone()));
+                if live {
+                    // Namespaces made since the start have names now.
+                    names.extend(crate::capture::netns::names());
+                }
+                app.set_snapshot(tui::snapshot(&feed, &app, info.clone(), &names));
                 built_for = Some(key);
             } else {
                 app.snapshot.header = info.clone();

@@ -107,6 +107,14 @@ pub fn rank(model: &Model) -> Vec<Candidate> {
                 pct(blame_share)
             ));
         }
+        let (cross, wait) = (s.cross_wait_ns(), s.wait_ns());
+        if cross > 0 && cross * 10 >= wait {
+            reasons.push(format!(
+                "{} of its wait was behind holders in other network namespaces: per-netns RTNL would save {}",
+                pct(cross as f64 / wait as f64),
+                human_ns(cross)
+            ));
+        }
         if gp_share >= 0.1 {
             reasons.push(format!(
                 "holds RTNL across RCU grace periods: {} of its hold time ({} waits, {})",

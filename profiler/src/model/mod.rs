@@ -71,6 +71,30 @@ pub struct HandlerStats {
     pub blamed_ns: u64,
     /// Holds of this handler per thread.
     pub by_task: FxHashMap<u32, TaskShare>,
+    /// This handler's requests, holds and waits per network namespace (inode number; 0 unknown).
+    pub by_netns: FxHashMap<u32, NsShare>,
+}
+
+/// What happened in one network namespace (of one handler, or of all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NsShare {
+    pub requests: u64,
+    pub holds: u64,
+    pub hold_ns: u64,
+    pub wait_ns: u64,
+    /// Wait spent behind holders acting in another (known) namespace: what per-netns RTNL would
+    /// have saved.
+    pub cross_wait_ns: u64,
+}
+
+impl NsShare {
+    fn add(&mut self, o: &NsShare) {
+        self.requests += o.requests;
+        self.holds += o.holds;
+        self.hold_ns += o.hold_ns;
+        self.wait_ns += o.wait_ns;
+        self.cross_wait_ns += o.cross_wait_ns;
+    }
 }
 
 /// One thread's part of a handler's holds.
@@ -88,6 +112,10 @@ impl HandlerStats {
     pub fn wait_ns(&self) -> u64 {
         self.wait.total_ns()
     }
+    /// Wait spent behind holders in other network namespaces.
+    pub fn cross_wait_ns(&self) -> u64 {
+        self.by_netns.values().map(|n| n.cross_wait_ns).sum()
+    }
 
     pub fn merge(&mut self, o: &HandlerStats) {
         self.requests += o.requests;
@@ -102,6 +130,9 @@ impl HandlerStats {
         self.gp_count += o.gp_count;
         self.trylock_failed += o.trylock_failed;
         self.blamed_ns += o.blamed_ns;
+        for (ns, n) in &o.by_netns {
+            self.by_netns.entry(*ns).or_default().add(n);
+        }
         for (tid, t) in &o.by_task {
             let m = self.by_task.entry(*tid).or_default();
             m.holds += t.holds;
@@ -134,11 +165,15 @@ pub struct Model {
     pub tasks: BTreeMap<u32, TaskStats>,
     /// (waiter, holder) -> time the waiter's acquisitions spent behind the holder's holds.
     pub blame: BTreeMap<(Handler, Handler), u64>,
+    /// The part of `blame` where the holder acted in another network namespace than the waiter.
+    pub blame_cross_netns: BTreeMap<(Handler, Handler), u64>,
+    /// Per network namespace (inode number; 0: unknown) totals.
+    pub netns: BTreeMap<u32, NsShare>,
     /// Time RTNL was held in each second since `origin_ns`.
     pub held_per_second: Vec<u64>,
     origin_ns: Option<u64>,
     /// Recent holds in release order (= acquisition order: the mutex serialises them).
-    recent: VecDeque<(Handler, u64, u64)>,
+    recent: VecDeque<(Handler, u32, u64, u64)>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
     pending: FxHashMap<RequestId, u64>,
     pub first_ns: Option<u64>,
@@ -210,7 +245,9 @@ impl Model {
             start_ns: r.start_ns,
         };
         let holds = self.pending.remove(&id).unwrap_or(0);
+        self.netns.entry(r.netns).or_default().requests += 1;
         let s = self.handlers.entry(Handler::Msg(r.msg)).or_default();
+        s.by_netns.entry(r.netns).or_default().requests += 1;
         s.requests += 1;
         s.requests_locked += u64::from(holds > 0);
         s.request_ns += r.end_ns.saturating_sub(r.start_ns);
@@ -232,7 +269,12 @@ impl Model {
         t.wait_ns += h.wait_ns();
         t.gp_ns += h.gp_ns;
 
-        self.blame_wait(&handler, h.wait_start_ns, h.acquired_ns);
+        let cross = self.blame_wait(&handler, h.netns, h.wait_start_ns, h.acquired_ns);
+        let n = self.netns.entry(h.netns).or_default();
+        n.holds += 1;
+        n.hold_ns += h.hold_ns();
+        n.wait_ns += h.wait_ns();
+        n.cross_wait_ns += cross;
         self.add_held(h.acquired_ns, h.released_ns);
 
         if !self.handlers.contains_key(&handler) {
@@ -251,20 +293,27 @@ impl Model {
         t.holds += 1;
         t.hold_ns += h.hold_ns();
         t.wait_ns += h.wait_ns();
+        let n = s.by_netns.entry(h.netns).or_default();
+        n.holds += 1;
+        n.hold_ns += h.hold_ns();
+        n.wait_ns += h.wait_ns();
+        n.cross_wait_ns += cross;
 
         self.recent
-            .push_back((handler, h.acquired_ns, h.released_ns));
+            .push_back((handler, h.netns, h.acquired_ns, h.released_ns));
         if self.recent.len() > BLAME_HORIZON {
             self.recent.pop_front();
         }
     }
 
-    /// Splits the waiter's wait [from, to) over the holds that overlapped it.
-    fn blame_wait(&mut self, waiter: &Handler, from: u64, to: u64) {
+    /// Splits the waiter's wait [from, to) over the holds that overlapped it; returns the part
+    /// spent behind holders in another network namespace (both known).
+    fn blame_wait(&mut self, waiter: &Handler, waiter_ns: u32, from: u64, to: u64) -> u64 {
         if to <= from {
-            return;
+            return 0;
         }
-        for (holder, acq, rel) in self.recent.iter().rev() {
+        let mut cross = 0;
+        for (holder, holder_ns, acq, rel) in self.recent.iter().rev() {
             if *rel <= from {
                 break;
             }
@@ -274,9 +323,22 @@ impl Model {
                     .blame
                     .entry((waiter.clone(), holder.clone()))
                     .or_default() += overlap;
+                if waiter_ns != 0 && *holder_ns != 0 && waiter_ns != *holder_ns {
+                    cross += overlap;
+                    *self
+                        .blame_cross_netns
+                        .entry((waiter.clone(), holder.clone()))
+                        .or_default() += overlap;
+                }
                 self.handlers.entry(holder.clone()).or_default().blamed_ns += overlap;
             }
         }
+        cross
+    }
+
+    /// Whether any record carried a known network namespace.
+    pub fn knows_netns(&self) -> bool {
+        self.netns.keys().any(|&n| n != 0)
     }
 
     /// Adds a held interval to the per-second utilization timeline.
@@ -315,6 +377,12 @@ impl Model {
         }
         for (k, v) in &o.blame {
             *self.blame.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.blame_cross_netns {
+            *self.blame_cross_netns.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.netns {
+            self.netns.entry(*k).or_default().add(v);
         }
         if self.held_per_second.len() < o.held_per_second.len() {
             self.held_per_second.resize(o.held_per_second.len(), 0);

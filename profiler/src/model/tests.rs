@@ -26,6 +26,7 @@ fn hold(ctx: HoldContext, tid: u32, wait: (u64, u64), release: u64) -> Record {
         contention_begins: u8::from(wait.1 > wait.0),
         gp_ns: 0,
         gp_count: 0,
+        netns: 0,
     })
 }
 
@@ -37,6 +38,7 @@ fn request(t: u16, tid: u32, start: u64, end: u64) -> Record {
         start_ns: start,
         end_ns: end,
         ret: 0,
+        netns: 0,
     })
 }
 
@@ -320,4 +322,55 @@ proptest! {
         prop_assert_eq!(h.max_ns(), *sorted.last().unwrap());
         prop_assert_eq!(h.total_ns(), values.iter().sum::<u64>());
     }
+}
+
+fn in_netns(mut r: Record, ns: u32) -> Record {
+    match &mut r {
+        Record::Hold(h) => h.netns = ns,
+        Record::Request(q) => q.netns = ns,
+        Record::TrylockFailed { .. } => {}
+    }
+    r
+}
+
+#[test]
+fn waits_behind_other_namespaces_are_what_per_netns_rtnl_would_save() {
+    let mut m = Model::new();
+    // ns 7 holds [0, 100); ns 8 waits from 10 to 100 behind it, then holds to 150;
+    // ns 7 waits from 120 to 150 behind ns 8; ns 8 waits from 140 to 170 behind ns 7's second hold
+    // [150, 170) — and also behind its own namespace's [100, 150) for 10.
+    m.add(&in_netns(hold(other("a"), 1, (0, 0), 100), 7));
+    m.add(&in_netns(hold(other("b"), 2, (10, 100), 150), 8));
+    m.add(&in_netns(hold(other("a"), 1, (120, 150), 170), 7));
+    m.add(&in_netns(hold(other("b"), 3, (140, 170), 180), 8));
+    m.add(&in_netns(request(16, 4, 0, 5), 7));
+    let ns7 = m.netns[&7];
+    let ns8 = m.netns[&8];
+    assert_eq!((ns7.holds, ns7.requests, ns8.holds), (2, 1, 2));
+    assert_eq!(ns8.wait_ns, 90 + 30);
+    // ns 8: 90 behind ns 7's first hold, 20 behind its second; 10 behind its own: not cross.
+    assert_eq!(ns8.cross_wait_ns, 90 + 20);
+    assert_eq!(ns7.cross_wait_ns, 30);
+    let b = &m.handlers[&Handler::Caller("b".into())];
+    assert_eq!(b.cross_wait_ns(), 110);
+    assert_eq!(
+        m.blame_cross_netns[&(Handler::Caller("b".into()), Handler::Caller("a".into()))],
+        110
+    );
+    // Per-namespace totals add up to the totals.
+    let t = m.totals();
+    let sum = m.netns.values().fold(NsShare::default(), |mut a, n| {
+        a.add(n);
+        a
+    });
+    assert_eq!(
+        (sum.holds, sum.requests, sum.hold_ns, sum.wait_ns),
+        (t.holds, t.requests, t.hold_ns(), t.wait_ns())
+    );
+    // Unknown namespaces (0) are never counted as another namespace.
+    let mut u = Model::new();
+    u.add(&hold(other("a"), 1, (0, 0), 100));
+    u.add(&in_netns(hold(other("b"), 2, (10, 100), 150), 8));
+    assert_eq!(u.netns[&8].cross_wait_ns, 0);
+    assert!(u.knows_netns() && !Model::new().knows_netns());
 }

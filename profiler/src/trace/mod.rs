@@ -1,8 +1,8 @@
-//! The recording file format (version 1).
+//! The recording file format (version 2; version 1, without network namespaces, still reads).
 //!
 //! ```text
 //! "RTNLPROF"  magic, 8 bytes
-//! u16 LE      format version (1)
+//! u16 LE      format version (2)
 //! u32 LE      header length, then the header: JSON (see [`Header`])
 //! frames      'F', u32 LE raw length, u32 LE compressed length, u32 LE record count, then a
 //!             zstd frame (with its content checksum) of postcard-encoded [`wire::Item`]s
@@ -24,7 +24,7 @@ use crate::capture::KernelStats;
 use crate::views::report::SkippedHook;
 
 pub const MAGIC: &[u8; 8] = b"RTNLPROF";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 pub const FRAME_TAG: u8 = b'F';
 pub const FOOTER_TAG: u8 = b'E';
 /// Sanity bounds for lengths read from a file.
@@ -47,6 +47,9 @@ pub struct Header {
     pub capture_mode: String,
     pub rtnl_mutex: u64,
     pub skipped_hooks: Vec<SkippedHook>,
+    /// Names of network namespaces (inode number -> `ip netns` name, or `host`) known at the start.
+    #[serde(default)]
+    pub netns_names: std::collections::BTreeMap<u32, String>,
 }
 
 /// Written once, at the end.
@@ -57,6 +60,9 @@ pub struct Footer {
     pub end_mono_ns: u64,
     pub kernel_stats: KernelStats,
     pub decode_errors: u64,
+    /// Names of network namespaces known at the end (those made during the recording too).
+    #[serde(default)]
+    pub netns_names: std::collections::BTreeMap<u32, String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -30,6 +30,7 @@ fn hold(
         contention_begins: 0,
         gp_ns: 0,
         gp_count: 0,
+        netns: 0,
     })
 }
 
@@ -108,6 +109,7 @@ impl Realistic {
             contention_begins: u8::from(wait > 2000),
             gp_ns: if ty == 17 { held / 3 } else { 0 },
             gp_count: u32::from(ty == 17),
+            netns: 0,
         }));
         if dump {
             out.push_back(hold(
@@ -125,6 +127,7 @@ impl Realistic {
             start_ns: start,
             end_ns: acq + held + 2_000,
             ret: 0,
+            netns: 0,
         }));
         if i.is_multiple_of(17) {
             out.push_back(hold(
@@ -206,6 +209,7 @@ pub fn many_handlers(rows: usize, each: u64) -> Vec<Record> {
                 contention_begins: u8::from(wait > 2_500),
                 gp_ns: 0,
                 gp_count: 0,
+                netns: 0,
             }));
             t += wait + held + 1_000;
         }

@@ -46,6 +46,10 @@ pub enum Item {
         dt: i64,
         task: u32,
     },
+    /// The network namespace (inode number) of the requests and holds that follow, until the
+    /// next `Netns`; 0 (unknown) at the start of a frame. Added in format version 2: version 1
+    /// files have none, and their records read as namespace 0.
+    Netns(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,7 @@ pub struct Encoder {
     tasks: HashMap<Task, u32>,
     callers: HashMap<String, u32>,
     keys: HashMap<(u8, u16, u16), u32>,
+    netns: u32,
 }
 
 impl Encoder {
@@ -130,9 +135,17 @@ impl Encoder {
         d
     }
 
+    fn netns(&mut self, n: u32, out: &mut Vec<Item>) {
+        if n != self.netns {
+            self.netns = n;
+            out.push(Item::Netns(n));
+        }
+    }
+
     pub fn encode(&mut self, r: &Record, out: &mut Vec<Item>) {
         match r {
             Record::Request(q) => {
+                self.netns(q.netns, out);
                 let task = self.task(&q.task, out);
                 let key = self.key(&q.msg, q.nlmsg_flags, out);
                 out.push(Item::Request {
@@ -144,6 +157,7 @@ impl Encoder {
                 });
             }
             Record::Hold(h) => {
+                self.netns(h.netns, out);
                 let task = self.task(&h.task, out);
                 let req = |id: &RequestId| {
                     (
@@ -194,6 +208,7 @@ pub struct Decoder {
     tasks: Vec<Task>,
     callers: Vec<String>,
     keys: Vec<(u8, u16, u16)>,
+    netns: u32,
 }
 
 impl Decoder {
@@ -236,6 +251,10 @@ impl Decoder {
                 self.keys.push((f, t, flags));
                 None
             }
+            Item::Netns(n) => {
+                self.netns = n;
+                None
+            }
             Item::Request {
                 dt,
                 task,
@@ -252,6 +271,7 @@ impl Decoder {
                     start_ns: end_ns.wrapping_sub(dur),
                     end_ns,
                     ret,
+                    netns: self.netns,
                 }))
             }
             Item::Hold {
@@ -301,6 +321,7 @@ impl Decoder {
                     contention_begins,
                     gp_ns,
                     gp_count,
+                    netns: self.netns,
                 }))
             }
             Item::TrylockFailed { dt, task } => {

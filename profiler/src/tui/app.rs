@@ -30,6 +30,8 @@ pub enum Action {
     TogglePause,
     /// r: start the figures over.
     Reset,
+    /// n: show one network namespace (the next), or all again.
+    NextNetns,
     ToggleHelp,
     Quit,
     /// Any other key (it closes the help).
@@ -86,6 +88,8 @@ pub struct App {
     pub candidate: usize,
     /// Detail pane scroll (lines).
     pub detail_scroll: u16,
+    /// Only this network namespace (inode), or all.
+    pub netns: Option<u32>,
 }
 
 impl Default for App {
@@ -102,6 +106,7 @@ impl Default for App {
             window: Window::SinceStart,
             candidate: 0,
             detail_scroll: 0,
+            netns: None,
         }
     }
 }
@@ -129,6 +134,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('w') => Action::ToggleWindow,
         KeyCode::Char('p') | KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('r') => Action::Reset,
+        KeyCode::Char('n') => Action::NextNetns,
         KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
         _ => Action::Other,
     })
@@ -249,6 +255,18 @@ impl App {
                 };
             }
             Action::Reset => return Effect::Reset,
+            Action::NextNetns => {
+                let list = &self.snapshot.netns;
+                self.netns = match self.netns {
+                    None => list.first().map(|n| n.0),
+                    Some(cur) => list
+                        .iter()
+                        .position(|n| n.0 == cur)
+                        .and_then(|i| list.get(i + 1))
+                        .map(|n| n.0),
+                };
+                return Effect::Refresh;
+            }
             Action::ToggleHelp => self.help = !self.help,
             Action::Quit => return Effect::Quit,
             Action::Other => {}

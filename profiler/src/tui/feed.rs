@@ -10,9 +10,23 @@ pub const WINDOW_NS: u64 = 10_000_000_000;
 /// At most this many records are kept for the window; beyond it the window is shorter and says so.
 pub const WINDOW_CAP: usize = 1_000_000;
 
+/// At most this many network namespaces get a model of their own (for the `n` filter).
+pub const NETNS_MODELS: usize = 64;
+
+/// The network namespace a record acts in (0: unknown).
+pub fn netns_of(r: &Record) -> u32 {
+    match r {
+        Record::Request(q) => q.netns,
+        Record::Hold(h) => h.netns,
+        Record::TrylockFailed { .. } => 0,
+    }
+}
+
 pub struct Feed {
     /// Everything since the start or the last reset.
     pub total: Model,
+    /// The same, per network namespace (the first NETNS_MODELS seen).
+    pub by_netns: std::collections::BTreeMap<u32, Model>,
     /// Records completed in the last WINDOW_NS (by their end time), oldest first.
     recent: VecDeque<Record>,
     /// Records dropped from `recent` because of WINDOW_CAP while still inside the window.
@@ -36,6 +50,7 @@ impl Feed {
     pub fn new(origin_ns: u64) -> Self {
         Feed {
             total: Model::with_origin(origin_ns),
+            by_netns: Default::default(),
             recent: VecDeque::new(),
             window_capped: false,
             now_ns: origin_ns,
@@ -52,6 +67,18 @@ impl Feed {
     pub fn add(&mut self, batch: &[Record], now_ns: u64) {
         for r in batch {
             self.total.add(r);
+            let ns = netns_of(r);
+            if ns != 0 {
+                let n = self.by_netns.len();
+                let origin = self.total.origin_ns().unwrap_or(0);
+                if let Some(m) = self.by_netns.get_mut(&ns) {
+                    m.add(r);
+                } else if n < NETNS_MODELS {
+                    let mut m = Model::with_origin(origin);
+                    m.add(r);
+                    self.by_netns.insert(ns, m);
+                }
+            }
             self.recent.push_back(r.clone());
         }
         self.records += batch.len() as u64;
@@ -74,6 +101,7 @@ impl Feed {
     /// Starts the model over from `now_ns` (the `r` key); the window history goes too.
     pub fn reset(&mut self) {
         self.total = Model::with_origin(self.now_ns);
+        self.by_netns.clear();
         self.recent.clear();
         self.window_capped = false;
     }
@@ -81,9 +109,18 @@ impl Feed {
     /// The model of the last 10 s of records. A request whose holds fell before the window's start
     /// counts as not having taken RTNL; a wait is split only over holders inside the window.
     pub fn window(&self) -> Model {
+        self.window_of(None)
+    }
+
+    /// The last 10 s, of one network namespace or of all.
+    pub fn window_of(&self, netns: Option<u32>) -> Model {
         let from = self.now_ns.saturating_sub(WINDOW_NS);
         let mut m = Model::with_origin(from);
-        for r in self.recent.iter().filter(|r| r.end_ns() >= from) {
+        for r in self
+            .recent
+            .iter()
+            .filter(|r| r.end_ns() >= from && netns.is_none_or(|n| netns_of(r) == n))
+        {
             m.add(r);
         }
         m

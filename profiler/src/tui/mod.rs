@@ -12,19 +12,51 @@ use app::{App, Window};
 use feed::Feed;
 use view::{HeaderInfo, Snapshot};
 
-/// The snapshot of what `app` asks to see of `feed`.
-pub fn snapshot(feed: &Feed, app: &App, header: HeaderInfo) -> Snapshot {
-    match app.window {
-        Window::SinceStart => Snapshot::new(&feed.total, header, app.window.label().into()),
+/// The snapshot of what `app` asks to see of `feed` (namespace names from `names`).
+pub fn snapshot(
+    feed: &Feed,
+    app: &App,
+    header: HeaderInfo,
+    names: &std::collections::BTreeMap<u32, String>,
+) -> Snapshot {
+    let ns = app.netns;
+    let owned;
+    let (model, mut label) = match app.window {
+        Window::SinceStart => match ns.map(|n| feed.by_netns.get(&n)) {
+            None => (&feed.total, app.window.label().to_owned()),
+            Some(Some(m)) => (m, app.window.label().to_owned()),
+            Some(None) => {
+                owned = crate::model::Model::new();
+                (&owned, app.window.label().to_owned())
+            }
+        },
         Window::Last10s => {
+            owned = feed.window_of(ns);
             let label = if feed.window_capped {
                 format!("last 10 s (the newest {} records)", feed::WINDOW_CAP)
             } else {
                 app.window.label().into()
             };
-            Snapshot::new(&feed.window(), header, label)
+            (&owned, label)
         }
+    };
+    let name = |n: u32| match names.get(&n) {
+        Some(s) => s.clone(),
+        None => n.to_string(),
+    };
+    if let Some(n) = ns {
+        label = format!("{label} · netns {}", name(n));
     }
+    let mut snap = Snapshot::new(model, header, label);
+    snap.netns = feed.by_netns.keys().map(|&n| (n, name(n))).collect();
+    for r in &mut snap.rows {
+        r.netns = match r.netns_inodes.as_slice() {
+            [] => "-".into(),
+            [one] => name(*one),
+            many => format!("{} ns", many.len()),
+        };
+    }
+    snap
 }
 
 #[cfg(test)]

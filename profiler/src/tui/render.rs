@@ -21,7 +21,6 @@ use crate::model::candidates::human_ns;
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
 
-const NUM_WIDTH: u16 = 9;
 const NAME_MIN: u16 = 22;
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -136,7 +135,7 @@ fn num(n: u64) -> String {
 fn cell_text(c: Column, r: &Row) -> String {
     let timing = !matches!(
         c,
-        Column::Handler | Column::Requests | Column::Holds | Column::Score
+        Column::Handler | Column::Requests | Column::Holds | Column::Score | Column::Netns
     );
     if timing && r.holds == 0 {
         // Nothing held: no figures, rather than zeros that read as measured.
@@ -155,6 +154,9 @@ fn cell_text(c: Column, r: &Row) -> String {
         Column::Share => format!("{:.1}%", 100.0 * r.share),
         Column::Gp => human_ns(r.gp_ns),
         Column::Score => r.score.map_or("-".into(), |s| format!("{s:.1}")),
+        Column::Netns => r.netns.clone(),
+        Column::CrossNs if r.netns_inodes.is_empty() => "-".into(),
+        Column::CrossNs => human_ns(r.cross_wait),
     }
 }
 
@@ -166,8 +168,8 @@ pub fn visible_columns(width: u16, sort: Column) -> Vec<Column> {
     let mut used = NAME_MIN;
     let mut keep = vec![Column::Handler];
     for c in by_importance.into_iter().skip(1) {
-        if used + 1 + NUM_WIDTH <= width {
-            used += 1 + NUM_WIDTH;
+        if used + 1 + c.width() <= width {
+            used += 1 + c.width();
             keep.push(c);
         }
     }
@@ -233,7 +235,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     });
     let widths = cols.iter().map(|c| match c {
         Column::Handler => Constraint::Min(NAME_MIN),
-        _ => Constraint::Length(NUM_WIDTH),
+        c => Constraint::Length(c.width()),
     });
     let table = Table::new(rows, widths)
         .header(header)
@@ -455,6 +457,7 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         ("w", "window"),
         ("p", if app.paused { "resume" } else { "pause" }),
         ("r", "reset"),
+        ("n", "netns"),
     ] {
         spans.push(key(k));
         spans.push(Span::raw(format!(" {what}  ")));
@@ -472,6 +475,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("w", "window: since start / last 10 s"),
     ("p  Space", "pause the screen (capture goes on)"),
     ("r", "reset: start the figures over"),
+    ("n", "one network namespace at a time, then all"),
     ("Esc", "close help or detail"),
     ("?  F1", "this help"),
     ("q  Ctrl-C", "quit"),

@@ -52,10 +52,20 @@ fn feed(fixture: &str) -> (Feed, HeaderInfo) {
 fn app_for(fixture: &str, actions: &[Action]) -> App {
     let (feed, info) = feed(fixture);
     let mut app = App::default();
-    app.set_snapshot(super::snapshot(&feed, &app, info.clone()));
+    app.set_snapshot(super::snapshot(
+        &feed,
+        &app,
+        info.clone(),
+        &Default::default(),
+    ));
     for a in actions {
         if app.update(*a) == super::app::Effect::Refresh {
-            app.set_snapshot(super::snapshot(&feed, &app, info.clone()));
+            app.set_snapshot(super::snapshot(
+                &feed,
+                &app,
+                info.clone(),
+                &Default::default(),
+            ));
         }
     }
     app

@@ -26,6 +26,12 @@ pub struct Row {
     pub gp_ns: u64,
     /// Candidate score (message types only).
     pub score: Option<f64>,
+    /// Wait behind holders in other network namespaces.
+    pub cross_wait: u64,
+    /// The known network namespaces its holds and requests acted in.
+    pub netns_inodes: Vec<u32>,
+    /// How the NETNS column shows them (set with the names).
+    pub netns: String,
     pub detail: Detail,
 }
 
@@ -61,10 +67,12 @@ pub enum Column {
     Share,
     Gp,
     Score,
+    Netns,
+    CrossNs,
 }
 
 impl Column {
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 14] = [
         Column::Handler,
         Column::Requests,
         Column::Holds,
@@ -77,6 +85,8 @@ impl Column {
         Column::Share,
         Column::Gp,
         Column::Score,
+        Column::Netns,
+        Column::CrossNs,
     ];
 
     pub fn title(self) -> &'static str {
@@ -93,6 +103,16 @@ impl Column {
             Column::Share => "RTNL%",
             Column::Gp => "IN GP",
             Column::Score => "SCORE",
+            Column::Netns => "NETNS",
+            Column::CrossNs => "OTHER NS",
+        }
+    }
+
+    /// Columns wide.
+    pub fn width(self) -> u16 {
+        match self {
+            Column::Netns => 12,
+            _ => 9,
         }
     }
 
@@ -110,6 +130,8 @@ impl Column {
             Column::Gp => 8,
             Column::HoldMax => 9,
             Column::HoldP50 => 10,
+            Column::CrossNs => 11,
+            Column::Netns => 12,
         }
     }
 
@@ -133,6 +155,8 @@ impl Column {
             Column::Share => a.share.total_cmp(&b.share),
             Column::Gp => a.gp_ns.cmp(&b.gp_ns),
             Column::Score => a.score.unwrap_or(-1.0).total_cmp(&b.score.unwrap_or(-1.0)),
+            Column::Netns => a.netns.cmp(&b.netns),
+            Column::CrossNs => a.cross_wait.cmp(&b.cross_wait),
         }
     }
 }
@@ -200,6 +224,13 @@ pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
                 },
                 gp_ns: s.gp_ns,
                 score,
+                cross_wait: s.cross_wait_ns(),
+                netns_inodes: {
+                    let mut v: Vec<u32> = s.by_netns.keys().copied().filter(|&n| n != 0).collect();
+                    v.sort_unstable();
+                    v
+                },
+                netns: String::new(),
                 detail: Detail {
                     hold_buckets: s.hold.log2_buckets(),
                     wait_buckets: s.wait.log2_buckets(),
@@ -245,6 +276,8 @@ pub struct Snapshot {
     pub window: String,
     pub hold_total: u64,
     pub wait_total: u64,
+    /// The network namespaces the `n` key cycles through: (inode, name).
+    pub netns: Vec<(u32, String)>,
 }
 
 impl Snapshot {
@@ -259,6 +292,7 @@ impl Snapshot {
             window,
             hold_total,
             wait_total,
+            netns: Vec::new(),
         }
     }
 }

@@ -78,6 +78,46 @@ impl CallerLabels {
     }
 }
 
+/// Which network namespaces have series of their own (`serve --netns-labels N`): the first `limit`
+/// by hold time when they appear, the rest summed as `other`; names from `names`.
+#[derive(Debug, Clone, Default)]
+pub struct NetnsLabels {
+    pub limit: usize,
+    chosen: BTreeSet<u32>,
+    pub names: BTreeMap<u32, String>,
+}
+
+impl NetnsLabels {
+    pub fn new(limit: usize) -> Self {
+        NetnsLabels {
+            limit,
+            ..Default::default()
+        }
+    }
+
+    pub fn update(&mut self, model: &Model) {
+        let mut new: Vec<(u32, u64)> = model
+            .netns
+            .iter()
+            .filter(|(n, _)| **n != 0 && !self.chosen.contains(n))
+            .map(|(n, s)| (*n, s.hold_ns))
+            .collect();
+        new.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let room = self.limit.saturating_sub(self.chosen.len());
+        self.chosen.extend(new.into_iter().take(room).map(|n| n.0));
+    }
+
+    fn label(&self, n: u32) -> String {
+        if n == 0 {
+            "unknown".into()
+        } else if self.chosen.contains(&n) {
+            self.names.get(&n).cloned().unwrap_or_else(|| n.to_string())
+        } else {
+            "other".into()
+        }
+    }
+}
+
 /// What the metrics say besides the model.
 #[derive(Debug, Clone, Default)]
 pub struct Info {
@@ -170,6 +210,8 @@ struct Snapshot {
     handlers: BTreeMap<(String, &'static str), Series>,
     held_ns: u64,
     info: Info,
+    /// Per namespace label (with --netns-labels).
+    netns: Option<BTreeMap<String, crate::model::NsShare>>,
 }
 
 impl Collector for Snapshot {
@@ -311,6 +353,49 @@ impl Collector for Snapshot {
                 ConstCounter::new(v).encode(m)?;
             }
         }
+        if let Some(netns) = &self.netns {
+            type GetNs = fn(&crate::model::NsShare) -> f64;
+            let families: [(&str, &str, Option<Unit>, GetNs); 5] = [
+                (
+                    "rtnl_netns_requests",
+                    "rtnetlink requests per network namespace (of the request's socket).",
+                    None,
+                    |n| n.requests as f64,
+                ),
+                (
+                    "rtnl_netns_acquisitions",
+                    "Acquisitions of rtnl_mutex per network namespace acted in.",
+                    None,
+                    |n| n.holds as f64,
+                ),
+                (
+                    "rtnl_netns_hold",
+                    "Time rtnl_mutex was held, per network namespace acted in.",
+                    Some(Unit::Seconds),
+                    |n| n.hold_ns as f64 / 1e9,
+                ),
+                (
+                    "rtnl_netns_wait",
+                    "Time acquisitions waited for rtnl_mutex, per network namespace.",
+                    Some(Unit::Seconds),
+                    |n| n.wait_ns as f64 / 1e9,
+                ),
+                (
+                    "rtnl_netns_cross_wait",
+                    "Wait behind holders in other network namespaces: what per-netns RTNL would save.",
+                    Some(Unit::Seconds),
+                    |n| n.cross_wait_ns as f64 / 1e9,
+                ),
+            ];
+            for (name, help, unit, get) in families {
+                let mut m =
+                    enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
+                for (label, n) in netns {
+                    let l: Labels = vec![("netns".into(), label.clone())];
+                    ConstCounter::new(get(n)).encode(m.encode_family(&l)?)?;
+                }
+            }
+        }
         ConstGauge::new(i.utilization_now).encode(enc.encode_descriptor(
             "rtnl_utilization_ratio",
             "Fraction of the last complete second rtnl_mutex was held.",
@@ -334,8 +419,13 @@ impl Collector for Snapshot {
     }
 }
 
-/// The OpenMetrics text of a model.
-pub fn render(model: &Model, labels: &CallerLabels, info: &Info) -> String {
+/// The OpenMetrics text of a model (per-namespace series when `netns` is given).
+pub fn render(
+    model: &Model,
+    labels: &CallerLabels,
+    netns: Option<&NetnsLabels>,
+    info: &Info,
+) -> String {
     let bounds_ns: Vec<u64> = HOLD_BUCKETS.iter().map(|s| (s * 1e9) as u64).collect();
     let mut handlers: BTreeMap<(String, &'static str), Series> = BTreeMap::new();
     for (h, s) in &model.handlers {
@@ -344,10 +434,23 @@ pub fn render(model: &Model, labels: &CallerLabels, info: &Info) -> String {
             .or_default()
             .add(&Series::of(s, &bounds_ns));
     }
+    let netns = netns.map(|nl| {
+        let mut out: BTreeMap<String, crate::model::NsShare> = BTreeMap::new();
+        for (n, share) in &model.netns {
+            let e = out.entry(nl.label(*n)).or_default();
+            e.requests += share.requests;
+            e.holds += share.holds;
+            e.hold_ns += share.hold_ns;
+            e.wait_ns += share.wait_ns;
+            e.cross_wait_ns += share.cross_wait_ns;
+        }
+        out
+    });
     let snapshot = Snapshot {
         handlers,
         held_ns: model.held_per_second.iter().sum(),
         info: info.clone(),
+        netns,
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(snapshot));
@@ -374,7 +477,7 @@ mod tests {
         Realistic::new().take(20_000).for_each(|r| m.add(&r));
         let mut labels = CallerLabels::new(10);
         labels.update(&m);
-        let text = render(&m, &labels, &Info::default());
+        let text = render(&m, &labels, None, &Info::default());
         assert!(text.ends_with("# EOF\n"), "{text}");
         let newlink = &m.handlers[&Handler::Msg(crate::events::MsgType::from_wire(0, 16, 5))];
         let l = r#"{handler="AF_UNSPEC RTM_NEWLINK",kind="rtnetlink"}"#;
@@ -425,7 +528,7 @@ mod tests {
         }
         let mut labels = CallerLabels::new(5);
         labels.update(&m);
-        let text = render(&m, &labels, &Info::default());
+        let text = render(&m, &labels, None, &Info::default());
         let series = text
             .lines()
             .filter(|l| l.starts_with("rtnl_acquisitions_total{"))
@@ -443,7 +546,7 @@ mod tests {
         let t = 100_000_000;
         m.add(&caller_hold("new_big_caller", 1, t, t, t + 10_000_000));
         labels.update(&m);
-        let text = render(&m, &labels, &Info::default());
+        let text = render(&m, &labels, None, &Info::default());
         assert!(!text.contains("new_big_caller"));
         assert!(text.contains(r#"handler="c29""#));
         assert_eq!(

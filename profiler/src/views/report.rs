@@ -43,6 +43,20 @@ pub struct RunInfo {
     pub decode_errors: u64,
     pub skipped_hooks: Vec<SkippedHook>,
     pub warnings: Vec<String>,
+    /// Network namespace names (inode number -> `ip netns` name, or `host`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub netns_names: std::collections::BTreeMap<u32, String>,
+}
+
+impl RunInfo {
+    /// A namespace as the reports name it: its `ip netns` name with the inode, or the inode.
+    pub fn netns_name(&self, inode: u32) -> String {
+        match (inode, self.netns_names.get(&inode)) {
+            (0, _) => "unknown".into(),
+            (_, Some(n)) => format!("{n} ({inode})"),
+            (_, None) => inode.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -59,6 +73,8 @@ pub enum By {
     Caller,
     /// Threads.
     Task,
+    /// Network namespaces, and what per-netns RTNL would save per handler.
+    Netns,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,11 +120,125 @@ struct Row {
     gp_count: u64,
     trylock_failed: u64,
     blamed_ns: u64,
+    /// Wait behind holders in other network namespaces (present when namespaces are known).
+    #[serde(skip_serializing_if = "is_zero")]
+    cross_netns_wait_ns: u64,
     hold: Summary,
     wait: Summary,
     /// The histograms, HdrHistogram V2+DEFLATE in base64 (what `rtnlprof diff` compares).
     hold_hist: String,
     wait_hist: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One network namespace's figures in the JSON report.
+#[derive(Serialize)]
+struct NetnsRow {
+    inode: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(flatten)]
+    figures: crate::model::NsShare,
+}
+
+fn netns_rows(model: &Model, run: &RunInfo) -> Vec<NetnsRow> {
+    if !model.knows_netns() {
+        return Vec::new();
+    }
+    let mut v: Vec<NetnsRow> = model
+        .netns
+        .iter()
+        .map(|(inode, n)| NetnsRow {
+            inode: *inode,
+            name: run.netns_names.get(inode).cloned(),
+            figures: *n,
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        (b.figures.hold_ns, b.figures.requests, a.inode).cmp(&(
+            a.figures.hold_ns,
+            a.figures.requests,
+            b.inode,
+        ))
+    });
+    v
+}
+
+fn netns_table(model: &Model, run: &RunInfo, opts: &Options) -> Table {
+    Table {
+        head: vec![
+            "NETNS",
+            "REQS",
+            "HOLDS",
+            "HELD",
+            "WAITED",
+            "BEHIND OTHER NS",
+            "SHARE",
+        ],
+        rows: netns_rows(model, run)
+            .into_iter()
+            .take(opts.top)
+            .map(|r| {
+                let n = r.figures;
+                vec![
+                    run.netns_name(r.inode),
+                    n.requests.to_string(),
+                    n.holds.to_string(),
+                    human_ns(n.hold_ns),
+                    human_ns(n.wait_ns),
+                    human_ns(n.cross_wait_ns),
+                    pct(n.cross_wait_ns, n.wait_ns),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// Per handler: the wait behind other namespaces, what per-netns RTNL would save.
+fn netns_savings_table(model: &Model, opts: &Options) -> Table {
+    let mut v: Vec<(&Handler, &HandlerStats)> = model
+        .handlers
+        .iter()
+        .filter(|(_, s)| s.wait_ns() > 0)
+        .collect();
+    v.sort_by(|a, b| {
+        (b.1.cross_wait_ns(), b.1.wait_ns())
+            .cmp(&(a.1.cross_wait_ns(), a.1.wait_ns()))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    Table {
+        head: vec![
+            "HANDLER",
+            "NAMESPACES",
+            "WAITED",
+            "BEHIND OTHER NS",
+            "SHARE",
+        ],
+        rows: v
+            .into_iter()
+            .take(opts.top)
+            .map(|(h, s)| {
+                vec![
+                    h.name(),
+                    s.by_netns.keys().filter(|&&n| n != 0).count().to_string(),
+                    human_ns(s.wait_ns()),
+                    human_ns(s.cross_wait_ns()),
+                    pct(s.cross_wait_ns(), s.wait_ns()),
+                ]
+            })
+            .collect(),
+    }
 }
 
 fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
@@ -144,6 +274,7 @@ fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
         gp_count: s.gp_count,
         trylock_failed: s.trylock_failed,
         blamed_ns: s.blamed_ns,
+        cross_netns_wait_ns: s.cross_wait_ns(),
         hold: s.hold.summary(),
         wait: s.wait.summary(),
         hold_hist: s.hold.to_base64(),
@@ -170,6 +301,9 @@ struct Doc<'a> {
     blame: Vec<BlameRow>,
     utilization: Vec<f64>,
     candidates: Vec<Candidate>,
+    /// Per network namespace, when the recording knows them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    netns: Vec<NetnsRow>,
 }
 
 fn tasks_ranked(model: &Model) -> Vec<&TaskStats> {
@@ -216,6 +350,7 @@ pub fn json(model: &Model, run: &RunInfo) -> String {
             .map(|u| (u * 1e4).round() / 1e4)
             .collect(),
         candidates: candidates::rank(model),
+        netns: netns_rows(model, run),
     };
     serde_json::to_string_pretty(&doc).expect("serializable")
 }
@@ -391,6 +526,8 @@ struct Sections {
     summary: Vec<String>,
     warnings: Vec<String>,
     main: (String, Table),
+    /// A second table for the main view (--by netns: savings per handler).
+    extra: Option<(String, Table)>,
     histogram: Vec<String>,
     blame: Table,
     candidates: Vec<Candidate>,
@@ -412,7 +549,7 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
     } else {
         format!(" ({})", run.hostname)
     };
-    let summary = vec![
+    let mut summary = vec![
         format!(
             "RTNL on {}{host}: {} requests, {} holds in {}; held {} ({util:.1}% of the time), waited {}",
             run.kernel,
@@ -433,6 +570,16 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
             k.recursion_misses
         ),
     ];
+    if model.knows_netns() {
+        let known = model.netns.keys().filter(|&&n| n != 0).count();
+        let cross: u64 = model.netns.values().map(|n| n.cross_wait_ns).sum();
+        summary.push(format!(
+            "network namespaces {known}: {} of the {} waited was behind holders in another namespace ({}), what per-netns RTNL would save",
+            human_ns(cross),
+            human_ns(t.wait_ns()),
+            pct(cross, t.wait_ns())
+        ));
+    }
     let mut warnings = run.warnings.clone();
     if k.lost_events > 0 {
         warnings.push(format!(
@@ -456,7 +603,17 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
             handler_table(model, opts),
         ),
         By::Task => ("Holders by thread".to_owned(), task_table(model, opts)),
+        By::Netns => (
+            "Holds and waits by network namespace".to_owned(),
+            netns_table(model, run, opts),
+        ),
     };
+    let extra = (opts.by == By::Netns).then(|| {
+        (
+            "Wait behind other namespaces, by handler (what per-netns RTNL would save)".to_owned(),
+            netns_savings_table(model, opts),
+        )
+    });
     let util_v = model.utilization();
     let utilization = if util_v.is_empty() {
         String::new()
@@ -472,6 +629,7 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
         summary,
         warnings,
         main,
+        extra,
         histogram: histogram_lines(model),
         blame: blame_table(model, opts),
         candidates: candidates::rank(model).into_iter().take(opts.top).collect(),
@@ -492,6 +650,10 @@ pub fn text(model: &Model, run: &RunInfo, opts: &Options) -> String {
     }
     out += &format!("\n{}\n", s.main.0);
     out += &s.main.1.text();
+    if let Some((title, table)) = &s.extra {
+        out += &format!("\n{title}\n");
+        out += &table.text();
+    }
     if !s.histogram.is_empty() {
         out += "\nHold times (all holds)\n";
         for l in &s.histogram {
@@ -532,6 +694,10 @@ pub fn markdown(model: &Model, run: &RunInfo, opts: &Options) -> String {
     }
     out += &format!("\n## {}\n\n", s.main.0);
     out += &s.main.1.markdown();
+    if let Some((title, table)) = &s.extra {
+        out += &format!("\n## {title}\n\n");
+        out += &table.markdown();
+    }
     if !s.histogram.is_empty() {
         out += "\n## Hold times (all holds)\n\n```\n";
         for l in &s.histogram {
@@ -580,6 +746,7 @@ mod tests {
             start_ns: 0,
             end_ns: 1000,
             ret: 0,
+            netns: 0,
         }));
         m
     }

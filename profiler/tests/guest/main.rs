@@ -4,6 +4,7 @@
 
 mod capture;
 mod diff;
+mod netns;
 mod record;
 mod serve;
 mod support;

@@ -4,7 +4,8 @@
 //!   a slice per wait before it ("wait: HANDLER"), and per rtnetlink request ("request: HANDLER");
 //!   a slice that would overlap another on its track without nesting goes on an async track;
 //! * flow arrows from each holder a wait waited behind to the wait (at most FLOWS_PER_WAIT);
-//! * counters on the "RTNL" process: held (0/1), waiters, and utilization per 100 ms.
+//! * counters on the "RTNL" process: held (0/1), waiters, and utilization per 100 ms;
+//! * a "network namespaces" process with a track per namespace: every hold acting in it.
 //!
 //! Times are microseconds from the recording's start with nanosecond digits.
 
@@ -25,6 +26,8 @@ use crate::{
 
 /// The pseudo-process the counters live on.
 const RTNL_PID: u32 = 0;
+/// The pseudo-process with a track per network namespace (all holds acting in it).
+const NETNS_PID: u32 = u32::MAX - 1;
 /// Recent holds kept to find whom a wait waited behind (as the model's blame matrix).
 const RECENT_HOLDS: usize = 4096;
 const FLOWS_PER_WAIT: usize = 8;
@@ -67,6 +70,9 @@ pub struct ChromeWriter<W: Write> {
     util: BTreeMap<u64, u64>,
     last_util_bucket: Option<u64>,
     latest_ns: u64,
+    /// Network namespace inode -> its track number, in order of appearance.
+    netns_tracks: BTreeMap<u32, u32>,
+    netns_names: BTreeMap<u32, String>,
     pub stats: Stats,
 }
 
@@ -115,6 +121,8 @@ impl<W: Write> ChromeWriter<W> {
             util: BTreeMap::new(),
             last_util_bucket: None,
             latest_ns: 0,
+            netns_tracks: BTreeMap::new(),
+            netns_names: header.netns_names.clone(),
             stats: Stats::default(),
         };
         w.event(&json!({"ph": "M", "name": "process_name", "pid": RTNL_PID,
@@ -238,6 +246,9 @@ impl<W: Write> ChromeWriter<W> {
             "contention_begins": h.contention_begins,
             "lock_fn": format!("{:?}", h.lock_fn),
         });
+        if h.netns != 0 {
+            args["netns"] = json!(h.netns);
+        }
         match &h.context {
             HoldContext::Request { id, .. } => {
                 args["request_start_us"] = us(id.start_ns, self.origin_ns);
@@ -270,6 +281,17 @@ impl<W: Write> ChromeWriter<W> {
             args,
         )?;
         self.stats.holds += 1;
+        if h.netns != 0 {
+            // The namespace's track: RTNL serialises holds, so its slices never overlap.
+            let next = self.netns_tracks.len() as u32 + 1;
+            let track = *self.netns_tracks.entry(h.netns).or_insert(next);
+            self.event(
+                &json!({"ph": "X", "name": handler, "cat": "netns", "pid": NETNS_PID,
+                "tid": track, "ts": us(h.acquired_ns, self.origin_ns),
+                "dur": dur(h.hold_ns()),
+                "args": {"netns": h.netns, "tid": tid, "comm": h.task.comm}}),
+            )?;
+        }
         self.recent
             .push_back((tgid, tid, h.acquired_ns, h.released_ns));
         if self.recent.len() > RECENT_HOLDS {
@@ -381,8 +403,26 @@ impl<W: Write> ChromeWriter<W> {
         )
     }
 
+    /// Names of network namespaces learnt after the start (the recording's footer).
+    pub fn add_netns_names(&mut self, names: &BTreeMap<u32, String>) {
+        self.netns_names.extend(names.clone());
+    }
+
     /// Writes what is left and closes the JSON.
     pub fn finish(mut self) -> io::Result<(W, Stats)> {
+        if !self.netns_tracks.is_empty() {
+            self.event(&json!({"ph": "M", "name": "process_name", "pid": NETNS_PID,
+                "args": {"name": "network namespaces"}}))?;
+            let tracks: Vec<(u32, u32)> = self.netns_tracks.iter().map(|(a, b)| (*a, *b)).collect();
+            for (inode, track) in tracks {
+                let name = match self.netns_names.get(&inode) {
+                    Some(n) => format!("netns {n} ({inode})"),
+                    None => format!("netns {inode}"),
+                };
+                self.event(&json!({"ph": "M", "name": "thread_name", "pid": NETNS_PID,
+                    "tid": track, "args": {"name": name}}))?;
+            }
+        }
         self.flush_counters(u64::MAX)?;
         if let Some(last) = self.last_util_bucket {
             self.util_event(last + 1, 0)?;
