@@ -51,9 +51,9 @@ const N: u64 = 40;
 
 fn writers_and_dumpers(writer_ns: [&str; 2], dump_ns: &str) -> (Vec<Workload>, Stat) {
     let script = format!(
-        "ip netns exec {w1} rtnl-workload prefix=a links:{N} addrs:{N} deladdrs:{N} dellinks:{N} & \
-         ip netns exec {w2} rtnl-workload prefix=b links:{N} addrs:{N} deladdrs:{N} dellinks:{N} & \
-         ip netns exec {d} rtnl-workload dumplinks:{N} & wait",
+        "/usr/sbin/ip netns exec {w1} rtnl-workload prefix=a links:{N} addrs:{N} deladdrs:{N} dellinks:{N} & \
+         /usr/sbin/ip netns exec {w2} rtnl-workload prefix=b links:{N} addrs:{N} deladdrs:{N} dellinks:{N} & \
+         /usr/sbin/ip netns exec {d} rtnl-workload dumplinks:{N} & wait",
         w1 = writer_ns[0],
         w2 = writer_ns[1],
         d = dump_ns
@@ -63,9 +63,9 @@ fn writers_and_dumpers(writer_ns: [&str; 2], dump_ns: &str) -> (Vec<Workload>, S
 
 #[test]
 fn three_namespaces_exact_counts_and_cross_namespace_wait() {
-    sh("ip netns add nsw1 && ip netns add nsw2 && ip netns add nsd3");
+    sh("/usr/sbin/ip netns add nsw1 && /usr/sbin/ip netns add nsw2 && /usr/sbin/ip netns add nsd3");
     // Something to dump in the dumpers' namespace (made before the capture).
-    sh("for i in $(seq 60); do ip -n nsd3 link add dd$i type dummy || exit 1; done");
+    sh("for i in $(seq 60); do /usr/sbin/ip -n nsd3 link add dd$i type dummy || exit 1; done");
     let (w, stat) = writers_and_dumpers(["nsw1", "nsw2"], "nsd3");
     assert_eq!(w.len(), 3, "three workload documents");
     let (writers, dumper): (Vec<&Workload>, Vec<&Workload>) =
@@ -80,6 +80,7 @@ fn three_namespaces_exact_counts_and_cross_namespace_wait() {
     let d = row(&stat, "nsd3");
     assert_eq!(Stat::u(&d, "requests"), total(dumper[0]), "nsd3: {d}");
     assert_rows_add_up(&stat);
+    crate::support::export("netns-stat.json", stat.0.to_string().as_bytes());
     // Writers in two namespaces wait behind each other, and the dumpers behind both.
     let cross: u64 = netns_rows(&stat)
         .iter()
@@ -93,13 +94,13 @@ fn three_namespaces_exact_counts_and_cross_namespace_wait() {
         .map(|h| h["cross_netns_wait_ns"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(handlers_cross, cross, "per handler and per namespace agree");
-    sh("ip netns del nsw1; ip netns del nsw2; ip netns del nsd3");
+    sh("/usr/sbin/ip netns del nsw1; /usr/sbin/ip netns del nsw2; /usr/sbin/ip netns del nsd3");
 }
 
 #[test]
 fn one_namespace_has_no_cross_namespace_wait() {
-    sh("ip netns add nsone");
-    sh("for i in $(seq 60); do ip -n nsone link add dd$i type dummy || exit 1; done");
+    sh("/usr/sbin/ip netns add nsone");
+    sh("for i in $(seq 60); do /usr/sbin/ip -n nsone link add dd$i type dummy || exit 1; done");
     let (w, stat) = writers_and_dumpers(["nsone", "nsone"], "nsone");
     let r = row(&stat, "nsone");
     assert_eq!(
@@ -110,20 +111,20 @@ fn one_namespace_has_no_cross_namespace_wait() {
     assert_eq!(Stat::u(&r, "cross_wait_ns"), 0, "{}", stat.0["netns"]);
     assert!(Stat::u(&r, "wait_ns") > 0);
     assert_rows_add_up(&stat);
-    sh("ip netns del nsone");
+    sh("/usr/sbin/ip netns del nsone");
 }
 
 #[test]
 fn an_ioctl_in_a_namespace_carries_it() {
-    sh("ip netns add nsio");
+    sh("/usr/sbin/ip netns add nsio");
     let (_, stat) = stat_json(
         &["--by", "netns"],
         &[
-            "ip",
+            "/usr/sbin/ip",
             "netns",
             "exec",
             "nsio",
-            "busybox",
+            "/bin/busybox",
             "ifconfig",
             "lo",
             "127.0.0.1",
@@ -142,5 +143,5 @@ fn an_ioctl_in_a_namespace_carries_it() {
         callers.iter().any(|c| c.contains("ioctl")),
         "an ioctl holder: {callers:?}"
     );
-    sh("ip netns del nsio");
+    sh("/usr/sbin/ip netns del nsio");
 }
