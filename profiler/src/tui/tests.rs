@@ -203,3 +203,59 @@ fn two_hundred_rows_render_and_scroll_to_the_selection() {
     // Sorted by hold time, the last row is the shortest hold: caller_000, and it is on screen.
     assert!(s.contains("▶ caller_000"), "{s}");
 }
+
+#[test]
+fn the_netns_key_shows_one_namespace_at_a_time() {
+    use crate::trace::synthetic::caller_hold;
+    let mut feed = Feed::new(0);
+    let mut records = Vec::new();
+    for (i, (caller, ns)) in [("in_seven", 7u32), ("in_eight", 8), ("in_seven", 7)]
+        .into_iter()
+        .enumerate()
+    {
+        let t = i as u64 * 1_000_000;
+        let mut r = caller_hold(caller, 1, t, t + 100, t + 1_000);
+        if let crate::events::Record::Hold(h) = &mut r {
+            h.netns = ns;
+        }
+        records.push(r);
+    }
+    feed.add(&records, 3_000_000);
+    let names: std::collections::BTreeMap<u32, String> = [(7, "seven".to_owned())].into();
+    let mut app = App::default();
+    let snap = |app: &App| super::snapshot(&feed, app, HeaderInfo::default(), &names);
+    app.set_snapshot(snap(&app));
+    assert_eq!(app.snapshot.rows.len(), 2);
+    assert_eq!(
+        app.snapshot.netns,
+        vec![(7, "seven".into()), (8, "8".into())]
+    );
+    let netns_of = |app: &App, name: &str| {
+        app.snapshot
+            .rows
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.netns.clone())
+    };
+    assert_eq!(netns_of(&app, "in_seven").as_deref(), Some("seven"));
+    assert_eq!(app.update(Action::NextNetns), super::app::Effect::Refresh);
+    app.set_snapshot(snap(&app));
+    assert_eq!(app.netns, Some(7));
+    assert_eq!(app.snapshot.rows.len(), 1);
+    assert_eq!(app.snapshot.rows[0].holds, 2);
+    assert!(
+        app.snapshot.window.ends_with("netns seven"),
+        "{}",
+        app.snapshot.window
+    );
+    app.update(Action::NextNetns);
+    app.set_snapshot(snap(&app));
+    assert_eq!(app.netns, Some(8));
+    assert_eq!(app.snapshot.rows[0].name, "in_eight");
+    app.update(Action::NextNetns);
+    app.set_snapshot(snap(&app));
+    assert_eq!(app.netns, None);
+    assert_eq!(app.snapshot.rows.len(), 2);
+    let s = screen(&app, (160, 48));
+    assert!(s.contains("NETNS") && s.contains("OTHER NS"), "{s}");
+}

@@ -520,6 +520,44 @@ mod tests {
     }
 
     #[test]
+    fn netns_labels_only_when_asked_and_bounded() {
+        let mut m = Model::new();
+        for ns in 1..=5u32 {
+            let t = u64::from(ns) * 1_000_000;
+            let mut r = caller_hold("c", 1, t, t + 10, t + 1_000 * u64::from(ns));
+            if let crate::events::Record::Hold(h) = &mut r {
+                h.netns = ns;
+            }
+            m.add(&r);
+        }
+        let labels = CallerLabels::new(5);
+        let plain = render(&m, &labels, None, &Info::default());
+        assert!(!plain.contains("netns"), "{plain}");
+        let mut nl = NetnsLabels::new(2);
+        nl.names.insert(5, "five".into());
+        nl.update(&m);
+        let text = render(&m, &labels, Some(&nl), &Info::default());
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("rtnl_netns_acquisitions_total{"))
+            .collect();
+        // The two longest holders (5 and 4), and the rest as other.
+        assert_eq!(series.len(), 3, "{series:?}");
+        assert_eq!(
+            value(&text, r#"rtnl_netns_acquisitions_total{netns="five"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, r#"rtnl_netns_acquisitions_total{netns="4"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, r#"rtnl_netns_acquisitions_total{netns="other"}"#),
+            Some(3.0)
+        );
+    }
+
+    #[test]
     fn callers_beyond_the_limit_are_summed_as_other_and_keep_their_series() {
         let mut m = Model::new();
         for i in 0..30u64 {

@@ -783,4 +783,40 @@ mod tests {
     fn sparkline_spans_empty_to_full() {
         assert_eq!(sparkline(&[0.0, 0.5, 1.0, 2.0]), "▁▅██");
     }
+
+    #[test]
+    fn by_netns_names_namespaces_and_adds_up() {
+        use crate::trace::synthetic::caller_hold;
+        let mut m = Model::new();
+        for (i, ns) in [7u32, 8, 7].into_iter().enumerate() {
+            let t = i as u64 * 1_000;
+            let mut r = caller_hold("c", i as u32 + 1, t, t + 500, t + 1_500);
+            if let Record::Hold(h) = &mut r {
+                h.netns = ns;
+            }
+            m.add(&r);
+        }
+        let mut run = RunInfo {
+            kernel: "6.12.0".into(),
+            wall_ns: 5000,
+            ..Default::default()
+        };
+        run.netns_names.insert(7, "seven".into());
+        let opts = Options {
+            top: 10,
+            by: By::Netns,
+        };
+        let t = text(&m, &run, &opts);
+        assert!(t.contains("Holds and waits by network namespace"), "{t}");
+        assert!(t.contains("seven (7)"), "{t}");
+        assert!(t.contains("network namespaces 2:"), "{t}");
+        assert!(t.contains("what per-netns RTNL would save"), "{t}");
+        let v: serde_json::Value = serde_json::from_str(&json(&m, &run)).unwrap();
+        let rows = v["netns"].as_array().unwrap();
+        let sum = |k: &str| rows.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(sum("holds"), v["totals"]["holds"].as_u64().unwrap());
+        assert_eq!(sum("wait_ns"), v["totals"]["wait_ns"].as_u64().unwrap());
+        assert_eq!(sum("hold_ns"), v["totals"]["hold_ns"].as_u64().unwrap());
+        assert!(sum("cross_wait_ns") > 0);
+    }
 }

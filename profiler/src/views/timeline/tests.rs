@@ -281,3 +281,35 @@ fn a_slice_that_would_not_nest_goes_on_an_async_track() {
     assert_eq!(ev.iter().filter(|e| e["ph"] == "b").count(), 1);
     assert_eq!(ev.iter().filter(|e| e["ph"] == "e").count(), 1);
 }
+
+#[test]
+fn holds_in_a_namespace_also_go_on_its_track() {
+    use crate::trace::synthetic::plain_hold;
+    let mut header = Header::default();
+    header.netns_names.insert(7, "seven".into());
+    let mut records = vec![
+        plain_hold(1, 100, 100, 1_000),
+        plain_hold(2, 1_500, 1_500, 2_000),
+        plain_hold(3, 2_500, 2_500, 3_000),
+    ];
+    for (r, ns) in records.iter_mut().zip([7, 8, 0]) {
+        if let Record::Hold(h) = r {
+            h.netns = ns;
+        }
+    }
+    let (json, _) = chrome(&header, &records, Filter::default());
+    let ev = json["traceEvents"].as_array().unwrap();
+    let on_tracks: Vec<&Value> = ev.iter().filter(|e| e["cat"] == "netns").collect();
+    assert_eq!(
+        on_tracks.len(),
+        2,
+        "the hold of an unknown namespace has no track"
+    );
+    let names: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .filter(|n| n.starts_with("netns"))
+        .collect();
+    assert_eq!(names, vec!["netns seven (7)", "netns 8"]);
+}
