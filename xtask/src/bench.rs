@@ -36,6 +36,18 @@ pub enum Which {
         #[arg(long, default_value_t = 100)]
         scrapes: usize,
     },
+    /// Cost to RTNL-heavy workloads of rtnlprof against bpftrace, klockstat and perf lock, in
+    /// one guest boot per kernel, rounds alternating with the order rotated.
+    Overhead {
+        /// Kernel series: 6.1, 6.12 or all.
+        #[arg(long, default_value = "6.12")]
+        kernel: String,
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        /// micro, realistic, or both (comma-separated).
+        #[arg(long, default_value = "micro,realistic")]
+        workloads: String,
+    },
     /// Frame render time of `top` with ROWS rows, and the CPU share and memory of `top` itself
     /// replaying a recording at RATE events/s in a real terminal (tmux).
     Tui {
@@ -51,15 +63,20 @@ pub enum Which {
 
 pub fn run(o: &Options) -> Result<i32> {
     crate::setup::ensure()?;
-    match o.which {
-        Which::Report { events } => report(events),
-        Which::Export { events } => export(events),
-        Which::Serve { rows, scrapes } => serve(rows, scrapes),
+    match &o.which {
+        Which::Report { events } => report(*events),
+        Which::Export { events } => export(*events),
+        Which::Serve { rows, scrapes } => serve(*rows, *scrapes),
+        Which::Overhead {
+            kernel,
+            rounds,
+            workloads,
+        } => overhead(kernel, *rounds, workloads),
         Which::Tui {
             rows,
             rate,
             seconds,
-        } => tui(rows, rate, seconds),
+        } => tui(*rows, *rate, *seconds),
     }
 }
 
@@ -120,6 +137,181 @@ fn export(events: u64) -> Result<i32> {
     }
     let _ = std::fs::remove_file(&file);
     Ok(0)
+}
+
+/// The tools the overhead benchmark compares with (Debian packages, installed on demand).
+const OVERHEAD_TOOLS: &[(&str, &str)] = &[
+    ("/usr/bin/bpftrace", "bpftrace"),
+    ("/usr/sbin/klockstat", "libbpf-tools"),
+    ("/usr/bin/perf", "linux-perf"),
+];
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn overhead(kernel: &str, rounds: usize, workloads: &str) -> Result<i32> {
+    let missing: Vec<&str> = OVERHEAD_TOOLS
+        .iter()
+        .filter(|(p, _)| !std::path::Path::new(p).exists())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if !missing.is_empty() {
+        util::exec(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(&missing),
+        )
+        .context("installing the tools to compare with")?;
+    }
+    let mut bins = crate::build::guest_binaries_release(&["bench-overhead"])?;
+    for (p, _) in OVERHEAD_TOOLS {
+        bins.extra.push((p.into(), (*p).to_owned()));
+    }
+    for k in crate::vm::kernels(kernel)? {
+        println!(
+            "bench overhead on {} (QEMU TCG, 2 vCPUs on one host thread; host {}), {}, {rounds} rounds",
+            k.release,
+            util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
+            util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
+        );
+        let mut runs: Vec<serde_json::Value> = Vec::new();
+        let cmd = format!("/usr/bin/bench-overhead {workloads} {rounds}");
+        let code = crate::vm::boot(&k, &bins, &cmd, 7200, None, &mut |line| {
+            if let Some(j) = line.strip_prefix("@@bench ") {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(j) {
+                    eprintln!(
+                        "  {} {} round {}: {:.3} s{}",
+                        v["workload"].as_str().unwrap_or(""),
+                        v["config"].as_str().unwrap_or(""),
+                        v["round"],
+                        v["secs"].as_f64().unwrap_or(0.0),
+                        if v["ok"] == true { "" } else { " (FAILED)" }
+                    );
+                    runs.push(v);
+                }
+            }
+        })?;
+        anyhow::ensure!(
+            code == 0,
+            "the benchmark exited with status {code} in the guest"
+        );
+        let table = overhead_table(&runs);
+        println!("{table}");
+        let out = util::work_dir().join(format!("bench-overhead-{}.txt", k.series));
+        std::fs::create_dir_all(util::work_dir())?;
+        std::fs::write(&out, &table)?;
+        println!("(written to {})", out.display());
+    }
+    Ok(0)
+}
+
+fn overhead_table(runs: &[serde_json::Value]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut workloads: Vec<&str> = runs.iter().filter_map(|r| r["workload"].as_str()).collect();
+    workloads.dedup();
+    for w in workloads {
+        let of = |config: &str| -> Vec<&serde_json::Value> {
+            runs.iter()
+                .filter(|r| r["workload"] == w && r["config"] == config)
+                .collect()
+        };
+        let mut base: Vec<f64> = of("untraced-a")
+            .iter()
+            .filter_map(|r| r["secs"].as_f64())
+            .collect();
+        let base = median(&mut base);
+        let _ = writeln!(
+            out,
+            "\n{w}: median and min of each configuration, ratio of medians to untraced-a ({base:.3} s)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9} {:>9} {:>7} {:>7}  rtnlprof: events/s, lost, CPU s, peak RSS",
+            "CONFIG", "MEDIAN s", "MIN s", "RATIO", "OK"
+        );
+        let mut configs: Vec<&str> = runs
+            .iter()
+            .filter(|r| r["workload"] == w)
+            .filter_map(|r| r["config"].as_str())
+            .collect();
+        configs.sort();
+        configs.dedup();
+        let order = [
+            "untraced-a",
+            "untraced-b",
+            "rtnlprof-record",
+            "rtnlprof-top",
+            "bpftrace",
+            "klockstat",
+            "perf-lock",
+        ];
+        configs.sort_by_key(|c| order.iter().position(|o| o == c).unwrap_or(99));
+        for c in configs {
+            let rs = of(c);
+            let mut secs: Vec<f64> = rs.iter().filter_map(|r| r["secs"].as_f64()).collect();
+            let min = secs.iter().cloned().fold(f64::INFINITY, f64::min);
+            let med = median(&mut secs);
+            let ok = rs.iter().filter(|r| r["ok"] == true).count();
+            let mut extra = String::new();
+            if c.starts_with("rtnlprof") {
+                let mut cpu: Vec<f64> = rs.iter().filter_map(|r| r["cpu_s"].as_f64()).collect();
+                let rss = rs
+                    .iter()
+                    .filter_map(|r| r["rss_kib"].as_u64())
+                    .max()
+                    .unwrap_or(0);
+                let lost: u64 = rs.iter().filter_map(|r| r["lost"].as_u64()).sum();
+                let eps: Vec<f64> = rs
+                    .iter()
+                    .filter_map(|r| Some(r["events"].as_u64()? as f64 / r["secs"].as_f64()?))
+                    .collect();
+                let eps = if eps.is_empty() {
+                    "-".to_owned()
+                } else {
+                    let mut e = eps;
+                    format!("{:.0} events/s", median(&mut e))
+                };
+                let lost = if c == "rtnlprof-record" {
+                    format!("{lost} lost")
+                } else {
+                    "lost: see header".into()
+                };
+                extra = format!(
+                    "{eps}, {lost}, CPU median {:.2} s, peak RSS {:.1} MiB",
+                    median(&mut cpu),
+                    rss as f64 / 1024.0
+                );
+            }
+            let notes: Vec<&str> = rs
+                .iter()
+                .filter_map(|r| r["note"].as_str())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if let Some(n) = notes.first() {
+                if extra.is_empty() {
+                    extra = (*n).to_owned();
+                }
+            }
+            let _ = writeln!(
+                out,
+                "{c:<16} {med:>9.3} {min:>9.3} {:>7.3} {:>3}/{:<3}  {extra}",
+                med / base,
+                ok,
+                rs.len()
+            );
+        }
+    }
+    out
 }
 
 /// One HTTP/1.0 GET on loopback: the body.

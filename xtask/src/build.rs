@@ -11,6 +11,8 @@ pub struct GuestBinaries {
     pub rtnlprof: PathBuf,
     pub workload: PathBuf,
     pub guest_tests: Option<PathBuf>,
+    /// More executables for the guest: (host path, guest path).
+    pub extra: Vec<(PathBuf, String)>,
 }
 
 fn cargo() -> Command {
@@ -78,5 +80,37 @@ pub fn guest_binaries(with_tests: bool) -> Result<GuestBinaries> {
         rtnlprof,
         workload,
         guest_tests,
+        extra: Vec::new(),
+    })
+}
+
+/// Release builds of rtnlprof, the workload and the examples `examples` (guest path
+/// /usr/bin/NAME), for benchmarks.
+pub fn guest_binaries_release(examples: &[&str]) -> Result<GuestBinaries> {
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--package",
+        "rtnlprof",
+        "--bin",
+        "rtnlprof",
+    ])
+    .args(["--example", "rtnl-workload"]);
+    for e in examples {
+        cmd.args(["--example", e]);
+    }
+    let out = util::output(cmd.arg("--message-format=json-render-diagnostics"))
+        .context("building rtnlprof (release)")?;
+    let built = executables(&String::from_utf8_lossy(&out.stdout));
+    let mut extra = Vec::new();
+    for e in examples {
+        extra.push((find(&built, e)?, format!("/usr/bin/{e}")));
+    }
+    Ok(GuestBinaries {
+        rtnlprof: find(&built, "rtnlprof")?,
+        workload: find(&built, "rtnl-workload")?,
+        guest_tests: None,
+        extra,
     })
 }

@@ -142,6 +142,9 @@ fn build_initramfs(k: &Kernel, bins: &GuestBinaries, cmd: &str) -> Result<Vec<u8
     if let Some(t) = &bins.guest_tests {
         i.binary(t, "/usr/bin/rtnlprof-guest-tests")?;
     }
+    for (host, guest) in &bins.extra {
+        i.binary(host, guest)?;
+    }
     for e in fs::read_dir(workloads_dir())? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();

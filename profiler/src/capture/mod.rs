@@ -319,12 +319,6 @@ impl Capture {
         let rtnl_mutex = kallsyms
             .addr_of("rtnl_mutex")
             .ok_or(CaptureError::NoRtnlMutex)?;
-        let btf = match std::env::var_os(BTF_ENV) {
-            Some(path) => Btf::parse_file(&path, aya::Endianness::default()),
-            None => Btf::from_sys_fs(),
-        }
-        .map_err(|e| CaptureError::Btf(e.to_string()))?;
-
         // Network namespaces: the fields the programs read, from the same BTF; without them the
         // capture runs and every namespace reads as unknown (0), said once.
         let btf_path = std::env::var_os(BTF_ENV)
@@ -345,6 +339,13 @@ impl Capture {
                 }
             }
         };
+        // aya's own parse of the BTF after btf-rs's is dropped: one at a time in memory.
+        let btf = match std::env::var_os(BTF_ENV) {
+            Some(path) => Btf::parse_file(&path, aya::Endianness::default()),
+            None => Btf::from_sys_fs(),
+        }
+        .map_err(|e| CaptureError::Btf(e.to_string()))?;
+
         use profiler_common::netns as ns;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))

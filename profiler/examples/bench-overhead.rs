@@ -1,0 +1,413 @@
+//! The guest side of `cargo xtask bench overhead`: times a workload untraced and under each
+//! profiler, in rounds whose order rotates, and prints one `@@bench {json}` line per run.
+//!
+//! Usage (in the guest, as root): bench-overhead WORKLOADS ROUNDS
+//!   WORKLOADS: comma-separated `micro` (ip -batch of `link show dev lo`, one RTNL acquisition
+//!   each) and `realistic` (two writers and a dumper, rtnl-workload).
+//!
+//! A profiler is started and ready (it says so, or a fixed settling time passes) before the
+//! workload's clock starts, and stopped after it stops: only the cost to the workload is timed.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const CONFIGS: &[&str] = &[
+    "untraced-a",
+    "untraced-b",
+    "rtnlprof-record",
+    "rtnlprof-top",
+    "bpftrace",
+    "klockstat",
+    "perf-lock",
+];
+
+const MICRO_REQUESTS: usize = 20_000;
+const REALISTIC_EACH: usize = 100;
+
+fn sh(cmd: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .expect("sh runs")
+}
+
+fn rtnl_mutex() -> u64 {
+    let text = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+    text.lines()
+        .find(|l| l.ends_with(" rtnl_mutex"))
+        .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+        .expect("rtnl_mutex in kallsyms")
+}
+
+const BPFTRACE: &str = r#"
+kfunc:mutex_lock /(int64)args->lock == $1/ { @lock_start[tid] = nsecs; }
+kretfunc:mutex_lock /@lock_start[tid]/ {
+    @wait_ns = hist(nsecs - @lock_start[tid]); @held_since[tid] = nsecs; delete(@lock_start[tid]);
+}
+kretfunc:mutex_trylock /(int64)args->lock == $1 && retval/ { @held_since[tid] = nsecs; }
+kfunc:mutex_unlock /(int64)args->lock == $1 && @held_since[tid]/ {
+    @hold_ns[kstack(4)] = hist(nsecs - @held_since[tid]); delete(@held_since[tid]);
+}
+kfunc:rtnetlink_rcv_msg { @req_start[tid] = nsecs; }
+kretfunc:rtnetlink_rcv_msg /@req_start[tid]/ {
+    @request_ns = hist(nsecs - @req_start[tid]); delete(@req_start[tid]);
+}
+tracepoint:lock:contention_begin /(int64)args->lock_addr == $1/ { @contended = count(); }
+"#;
+
+fn workload(name: &str) -> Command {
+    match name {
+        "micro" => {
+            let mut c = Command::new("/usr/sbin/ip");
+            c.args(["-batch", "/tmp/micro.batch"]);
+            c
+        }
+        "realistic" => {
+            let n = REALISTIC_EACH;
+            let steps = |p: &str| {
+                format!(
+                    "rtnl-workload prefix={p} links:{n} up:{n} addrs:{n} routes:{n} getroutes:{n} \
+                     neighs:{n} delneighs:{n} delroutes:{n} deladdrs:{n} dellinks:{n}"
+                )
+            };
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!(
+                "{} & {} & rtnl-workload dumplinks:{n} & wait",
+                steps("oa"),
+                steps("ob")
+            ));
+            c
+        }
+        other => panic!("unknown workload {other}"),
+    }
+}
+
+/// Reads `child`'s stream until a line contains `mark` (or `secs` pass); the rest is drained on
+/// a thread so the child never blocks on a full pipe.
+fn wait_for_line<R: Read + Send + 'static>(stream: R, mark: &'static str, secs: u64) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = false;
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if !seen && line.contains(mark) {
+                seen = true;
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(secs)).is_ok()
+}
+
+/// How many BPF programs are loaded (bpftool).
+fn bpf_programs() -> usize {
+    let out = Command::new("/usr/sbin/bpftool")
+        .args(["prog", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.lines()
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .count()
+}
+
+/// Waits until more programs than `before` are loaded and their number has held for 2 s.
+fn wait_for_programs(before: usize, secs: u64) -> bool {
+    let t = Instant::now();
+    let mut last = (before, Instant::now());
+    while t.elapsed() < Duration::from_secs(secs) {
+        let n = bpf_programs();
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if n > before && last.1.elapsed() >= Duration::from_secs(2) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    false
+}
+
+fn interrupt(child: &Child) {
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+}
+
+/// Waits for a child; (CPU seconds, peak RSS KiB).
+fn reap(child: Child) -> (f64, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let cpu = ru.ru_utime.tv_sec as f64
+        + ru.ru_utime.tv_usec as f64 / 1e6
+        + ru.ru_stime.tv_sec as f64
+        + ru.ru_stime.tv_usec as f64 / 1e6;
+    (cpu, ru.ru_maxrss as u64)
+}
+
+fn proc_cpu_rss(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |r| r.1)
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (ticks / hz.max(1.0), rss)
+}
+
+struct Run {
+    secs: f64,
+    ok: bool,
+    note: String,
+    cpu_s: Option<f64>,
+    rss_kib: Option<u64>,
+    events: Option<u64>,
+    lost: Option<u64>,
+}
+
+fn timed(name: &str) -> (f64, bool) {
+    let t = Instant::now();
+    let out = workload(name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("workload runs");
+    (t.elapsed().as_secs_f64(), out.success())
+}
+
+fn tmux(args: &[&str]) -> std::process::Output {
+    Command::new("/usr/bin/tmux")
+        .args(["-u", "-L", "bench", "-f", "/dev/null"])
+        .args(args)
+        .env("TERM", "xterm-256color")
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .expect("tmux")
+}
+
+fn run(config: &str, name: &str, lock: u64) -> Run {
+    let plain = |secs, ok| Run {
+        secs,
+        ok,
+        note: String::new(),
+        cpu_s: None,
+        rss_kib: None,
+        events: None,
+        lost: None,
+    };
+    match config {
+        "untraced-a" | "untraced-b" => {
+            let (s, ok) = timed(name);
+            plain(s, ok)
+        }
+        "rtnlprof-record" => {
+            let mut child = Command::new("/usr/bin/rtnlprof")
+                .args(["record", "-o", "/tmp/bench.rtnl"])
+                .stderr(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("rtnlprof");
+            let ready = wait_for_line(child.stderr.take().unwrap(), "profiling RTNL", 120);
+            let (s, ok) = timed(name);
+            interrupt(&child);
+            let (cpu, rss) = reap(child);
+            let report = Command::new("/usr/bin/rtnlprof")
+                .args(["report", "--format", "json", "/tmp/bench.rtnl"])
+                .output()
+                .expect("report");
+            let v: serde_json::Value =
+                serde_json::from_slice(&report.stdout).unwrap_or(serde_json::Value::Null);
+            let t = &v["totals"];
+            let events = t["requests"].as_u64().unwrap_or(0)
+                + t["holds"].as_u64().unwrap_or(0)
+                + t["trylock_failed"].as_u64().unwrap_or(0);
+            Run {
+                ok: ok && ready,
+                note: if ready {
+                    String::new()
+                } else {
+                    "not ready".into()
+                },
+                cpu_s: Some(cpu),
+                rss_kib: Some(rss),
+                events: Some(events),
+                lost: v["kernel_stats"]["lost_events"].as_u64(),
+                ..plain(s, ok)
+            }
+        }
+        "rtnlprof-top" => {
+            tmux(&[
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "48",
+                "-s",
+                "b",
+                "exec /usr/bin/rtnlprof top",
+            ]);
+            let pid: u32 = String::from_utf8_lossy(
+                &tmux(&["display-message", "-p", "-t", "b", "#{pane_pid}"]).stdout,
+            )
+            .trim()
+            .parse()
+            .unwrap_or(0);
+            let t0 = Instant::now();
+            let mut ready = false;
+            while t0.elapsed() < Duration::from_secs(120) {
+                let screen =
+                    String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "b"]).stdout)
+                        .into_owned();
+                if screen.contains("│ live │") {
+                    ready = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let (cpu0, _) = proc_cpu_rss(pid);
+            let (s, ok) = timed(name);
+            // Let it take in the last records before reading its CPU time.
+            std::thread::sleep(Duration::from_millis(600));
+            let (cpu1, rss) = proc_cpu_rss(pid);
+            tmux(&["send-keys", "-t", "b", "q"]);
+            let t1 = Instant::now();
+            while tmux(&["has-session", "-t", "b"]).status.success()
+                && t1.elapsed() < Duration::from_secs(30)
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            tmux(&["kill-server"]);
+            Run {
+                ok: ok && ready,
+                note: if ready {
+                    String::new()
+                } else {
+                    "not ready".into()
+                },
+                cpu_s: Some(cpu1 - cpu0),
+                rss_kib: Some(rss),
+                ..plain(s, ok)
+            }
+        }
+        "bpftrace" => {
+            std::fs::write("/tmp/rtnl.bt", BPFTRACE).expect("script");
+            let before = bpf_programs();
+            let mut child = Command::new("/usr/bin/bpftrace")
+                // After `--`, so the negative number is not taken for an option.
+                .args(["--", "/tmp/rtnl.bt"])
+                // bpftrace 0.17 reads positional numbers as signed 64-bit.
+                .arg((lock as i64).to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("bpftrace");
+            let err = child.stderr.take().unwrap();
+            // Drained (its maps print at exit); ready when its programs are loaded.
+            wait_for_line(child.stdout.take().unwrap(), "never printed", 0);
+            let ready = wait_for_programs(before, 240);
+            let (s, ok) = timed(name);
+            interrupt(&child);
+            let mut msg = String::new();
+            let _ = BufReader::new(err).read_to_string(&mut msg);
+            reap(child);
+            Run {
+                ok: ok && ready,
+                note: if ready {
+                    String::new()
+                } else {
+                    format!("not ready: {}", msg.lines().next().unwrap_or(""))
+                },
+                ..plain(s, ok)
+            }
+        }
+        "klockstat" => {
+            let before = bpf_programs();
+            let mut child = Command::new("/usr/sbin/klockstat")
+                .args(["-L", "rtnl_mutex"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("klockstat");
+            let err = child.stderr.take().unwrap();
+            // Its "Tracing..." line sits in a pipe's buffer until it exits: wait for its programs.
+            let ready = wait_for_programs(before, 120);
+            let (s, ok) = timed(name);
+            interrupt(&child);
+            let mut msg = String::new();
+            let _ = BufReader::new(err).read_to_string(&mut msg);
+            reap(child);
+            Run {
+                ok: ok && ready,
+                note: if ready {
+                    String::new()
+                } else {
+                    format!("not ready: {}", msg.lines().next().unwrap_or(""))
+                },
+                ..plain(s, ok)
+            }
+        }
+        "perf-lock" => {
+            let child = Command::new("/usr/bin/perf")
+                .args(["lock", "record", "-a", "-o", "/tmp/perf.data"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("perf");
+            // perf says nothing when it is ready: give it a fixed time.
+            std::thread::sleep(Duration::from_secs(5));
+            let (s, ok) = timed(name);
+            interrupt(&child);
+            reap(child);
+            Run {
+                note: "settled 5 s".into(),
+                ..plain(s, ok)
+            }
+        }
+        other => panic!("unknown configuration {other}"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let workloads: Vec<&str> = args
+        .get(1)
+        .map_or("micro,realistic", |s| s)
+        .split(',')
+        .collect();
+    let rounds: usize = args.get(2).map_or(7, |s| s.parse().expect("ROUNDS"));
+    let lock = rtnl_mutex();
+    let batch: String = (0..MICRO_REQUESTS).map(|_| "link show dev lo\n").collect();
+    std::fs::write("/tmp/micro.batch", batch).expect("batch file");
+    let _ = sh("ip link set lo up");
+    for w in workloads {
+        // One warm-up run, untimed.
+        let _ = timed(w);
+        for round in 0..rounds {
+            // Rotate the order so no configuration always runs first or after the same one.
+            for k in 0..CONFIGS.len() {
+                let config = CONFIGS[(k + round) % CONFIGS.len()];
+                let r = run(config, w, lock);
+                println!(
+                    "@@bench {}",
+                    serde_json::json!({
+                        "workload": w, "config": config, "round": round, "secs": r.secs,
+                        "ok": r.ok, "note": r.note, "cpu_s": r.cpu_s, "rss_kib": r.rss_kib,
+                        "events": r.events, "lost": r.lost,
+                    })
+                );
+            }
+        }
+    }
+}
