@@ -196,6 +196,39 @@ fn tmux(args: &[&str]) -> std::process::Output {
         .expect("tmux")
 }
 
+/// The workload under a BPF tool: started, ready once its programs are loaded (its own "ready"
+/// lines sit in a pipe's buffer until it exits), stopped with SIGINT after the workload.
+fn under_tool(mut cmd: Command, name: &str, ready_secs: u64) -> Run {
+    let before = bpf_programs();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tool starts");
+    let err = child.stderr.take().unwrap();
+    // Drained on a thread (the tool prints its maps at exit).
+    wait_for_line(child.stdout.take().unwrap(), "never printed", 0);
+    let ready = wait_for_programs(before, ready_secs);
+    let (secs, ok) = timed(name);
+    interrupt(&child);
+    let mut msg = String::new();
+    let _ = BufReader::new(err).read_to_string(&mut msg);
+    reap(child);
+    Run {
+        secs,
+        ok: ok && ready,
+        note: if ready {
+            String::new()
+        } else {
+            format!("not ready: {}", msg.lines().next().unwrap_or(""))
+        },
+        cpu_s: None,
+        rss_kib: None,
+        events: None,
+        lost: None,
+    }
+}
+
 fn run(config: &str, name: &str, lock: u64) -> Run {
     let plain = |secs, ok| Run {
         secs,
@@ -303,60 +336,17 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
         }
         "bpftrace" => {
             std::fs::write("/tmp/rtnl.bt", BPFTRACE).expect("script");
-            let before = bpf_programs();
-            let mut child = Command::new("/usr/bin/bpftrace")
-                // After `--`, so the negative number is not taken for an option.
-                .args(["--", "/tmp/rtnl.bt"])
-                // bpftrace 0.17 reads positional numbers as signed 64-bit.
-                .arg((lock as i64).to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("bpftrace");
-            let err = child.stderr.take().unwrap();
-            // Drained (its maps print at exit); ready when its programs are loaded.
-            wait_for_line(child.stdout.take().unwrap(), "never printed", 0);
-            let ready = wait_for_programs(before, 240);
-            let (s, ok) = timed(name);
-            interrupt(&child);
-            let mut msg = String::new();
-            let _ = BufReader::new(err).read_to_string(&mut msg);
-            reap(child);
-            Run {
-                ok: ok && ready,
-                note: if ready {
-                    String::new()
-                } else {
-                    format!("not ready: {}", msg.lines().next().unwrap_or(""))
-                },
-                ..plain(s, ok)
-            }
+            let mut c = Command::new("/usr/bin/bpftrace");
+            // After `--`, so the negative number is not taken for an option; bpftrace 0.17 reads
+            // positional numbers as signed 64-bit.
+            c.args(["--", "/tmp/rtnl.bt"])
+                .arg((lock as i64).to_string());
+            under_tool(c, name, 240)
         }
         "klockstat" => {
-            let before = bpf_programs();
-            let mut child = Command::new("/usr/sbin/klockstat")
-                .args(["-L", "rtnl_mutex"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("klockstat");
-            let err = child.stderr.take().unwrap();
-            // Its "Tracing..." line sits in a pipe's buffer until it exits: wait for its programs.
-            let ready = wait_for_programs(before, 120);
-            let (s, ok) = timed(name);
-            interrupt(&child);
-            let mut msg = String::new();
-            let _ = BufReader::new(err).read_to_string(&mut msg);
-            reap(child);
-            Run {
-                ok: ok && ready,
-                note: if ready {
-                    String::new()
-                } else {
-                    format!("not ready: {}", msg.lines().next().unwrap_or(""))
-                },
-                ..plain(s, ok)
-            }
+            let mut c = Command::new("/usr/sbin/klockstat");
+            c.args(["-L", "rtnl_mutex"]);
+            under_tool(c, name, 120)
         }
         "perf-lock" => {
             let child = Command::new("/usr/bin/perf")

@@ -97,14 +97,21 @@ pub struct CheckArgs {
     pub format: Format,
 }
 
+/// Where live commands (top, serve) take their records from instead of the capture.
 #[derive(Debug, clap::Args)]
-pub struct TopArgs {
+pub struct ReplayArgs {
     /// Show a recording instead of capturing (works anywhere, without root).
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// Replay speed: 1 is the recording's pace, 10 ten times faster, `max` as fast as it reads.
     #[arg(long, default_value = "1", requires = "replay")]
     pub speed: crate::source::Speed,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub source: ReplayArgs,
     #[command(flatten)]
     pub capture: CaptureArgs,
 }
@@ -124,12 +131,8 @@ pub struct ServeArgs {
     /// the rest are `other`.
     #[arg(long, value_name = "N")]
     pub netns_labels: Option<usize>,
-    /// Serve the figures of a recording (replayed at --speed) instead of capturing.
-    #[arg(long, value_name = "FILE")]
-    pub replay: Option<PathBuf>,
-    /// Replay speed: 1 is the recording's pace, `max` as fast as it reads.
-    #[arg(long, default_value = "1", requires = "replay")]
-    pub speed: crate::source::Speed,
+    #[command(flatten)]
+    pub source: ReplayArgs,
     #[command(flatten)]
     pub capture: CaptureArgs,
 }

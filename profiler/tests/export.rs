@@ -1,20 +1,12 @@
 //! `rtnlprof export` on the command line: both formats from a guest recording, filters, and bad
 //! input (one line, exit 2). The timelines' properties are tested in src/views/timeline/tests.rs.
 
-use std::{path::PathBuf, process::Command};
+#[path = "common/cli.rs"]
+mod cli;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use std::path::PathBuf;
 
-fn rtnlprof(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rtnlprof"))
-        .args(args)
-        .output()
-        .expect("run rtnlprof")
-}
+use cli::{fixture, rtnlprof};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rtnlprof-export-{}", std::process::id()));

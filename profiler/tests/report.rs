@@ -1,7 +1,12 @@
 //! `rtnlprof report` on recordings made in the QEMU guests by the project's own test
 //! (`cargo xtask fixtures`), and on bad input.
 
-use std::{path::PathBuf, process::Command};
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::path::PathBuf;
+
+use cli::{fixture, rtnlprof};
 
 use proptest::prelude::*;
 use rtnlprof::{
@@ -11,19 +16,6 @@ use rtnlprof::{
 };
 
 const SERIES: &[&str] = &["6.1", "6.12"];
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn rtnlprof(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rtnlprof"))
-        .args(args)
-        .output()
-        .expect("run rtnlprof")
-}
 
 fn load(series: &str) -> (Model, report::RunInfo) {
     rtnlprof::cmd::report::load(&fixture(&format!("{series}.rtnl")), false).expect("fixture loads")

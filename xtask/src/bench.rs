@@ -100,12 +100,7 @@ fn build_release(example: &str) -> Result<()> {
 fn export(events: u64) -> Result<i32> {
     let root = util::root();
     build_release("bench-tui")?;
-    println!(
-        "bench export on {} ({} cores), {}",
-        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
-    );
+    banner("export")?;
     std::fs::create_dir_all(util::work_dir())?;
     let file = util::work_dir().join("bench-export.rtnl");
     let out = util::stdout_of(
@@ -181,7 +176,7 @@ fn overhead(kernel: &str, rounds: usize, workloads: &str) -> Result<i32> {
             "bench overhead on {} (QEMU TCG, 2 vCPUs on one host thread; host {}), {}, {rounds} rounds",
             k.release,
             util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
-            util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
+            now()?
         );
         let mut runs: Vec<serde_json::Value> = Vec::new();
         let cmd = format!("/usr/bin/bench-overhead {workloads} {rounds}");
@@ -330,12 +325,7 @@ fn http_get(port: u16, path: &str) -> Result<String> {
 fn serve(rows: usize, scrapes: usize) -> Result<i32> {
     let root = util::root();
     build_release("bench-serve")?;
-    println!(
-        "bench serve on {} ({} cores), {}",
-        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
-    );
+    banner("serve")?;
     let example = root.join("target/release/examples/bench-serve");
     util::exec(Command::new(&example).arg(rows.to_string()))?;
     std::fs::create_dir_all(util::work_dir())?;
@@ -383,6 +373,25 @@ fn serve(rows: usize, scrapes: usize) -> Result<i32> {
     Ok(0)
 }
 
+/// The first line of every benchmark: what, on which kernel and machine, when.
+fn banner(what: &str) -> Result<()> {
+    println!(
+        "bench {what} on {} ({} cores), {}",
+        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        now()?
+    );
+    Ok(())
+}
+
+fn now() -> Result<String> {
+    Ok(
+        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?
+            .trim()
+            .to_owned(),
+    )
+}
+
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
@@ -413,12 +422,7 @@ fn status_kib(pid: u32, key: &str) -> Option<u64> {
 fn tui(rows: usize, rate: u64, seconds: u64) -> Result<i32> {
     let root = util::root();
     build_release("bench-tui")?;
-    println!(
-        "bench tui on {} ({} cores), {}",
-        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
-    );
+    banner("tui")?;
     util::exec(Command::new(root.join("target/release/examples/bench-tui")).arg(rows.to_string()))
         .context("running bench-tui")?;
 
@@ -495,27 +499,9 @@ fn tui(rows: usize, rate: u64, seconds: u64) -> Result<i32> {
 
 fn report(events: u64) -> Result<i32> {
     let root = util::root();
-    util::exec(
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "rtnlprof",
-                "--bin",
-                "rtnlprof",
-                "--example",
-                "bench-report",
-            ]),
-    )?;
+    build_release("bench-report")?;
     let bin = root.join("target/release/rtnlprof");
-    println!(
-        "bench report on {} ({} cores), {}",
-        util::stdout_of(Command::new("uname").arg("-r"))?.trim(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        util::stdout_of(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))?.trim()
-    );
+    banner("report")?;
     let file = util::work_dir().join("bench-report.rtnl");
     std::fs::create_dir_all(util::work_dir())?;
     util::exec(

@@ -92,7 +92,7 @@ fn listen_addr(args: &ServeArgs) -> Result<SocketAddr, Refused> {
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     let addr = listen_addr(args)?;
-    if args.replay.is_some() && !args.capture.cmd.is_empty() {
+    if args.source.replay.is_some() && !args.capture.cmd.is_empty() {
         return Err(Refused("--replay shows a recording; it runs no command".into()).into());
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -104,9 +104,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| Refused(format!("cannot listen on {addr}: {e}")))?;
     live::install_stop_handlers()?;
-    let (source, label) = match &args.replay {
+    let (source, label) = match &args.source.replay {
         Some(path) => (
-            source::replay(source::open_replay(path)?, path.clone(), args.speed),
+            source::replay(source::open_replay(path)?, path.clone(), args.source.speed),
             "replay",
         ),
         None => (source::live(args.capture.clone()), "live"),
@@ -138,7 +138,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
             ..Default::default()
         },
         ended: None,
-        live: args.replay.is_none(),
+        live: args.source.replay.is_none(),
     }));
     eprintln!(
         "rtnlprof: serving RTNL metrics of {} ({label}) on http://{addr}/metrics",

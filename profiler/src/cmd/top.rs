@@ -31,11 +31,11 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
             "rtnlprof top needs a terminal; `rtnlprof stat` and `rtnlprof record` run without one"
         );
     }
-    if args.replay.is_some() && !args.capture.cmd.is_empty() {
+    if args.source.replay.is_some() && !args.capture.cmd.is_empty() {
         bail!("--replay shows a recording; it runs no command");
     }
     super::live::install_stop_handlers()?;
-    let (source, label) = match &args.replay {
+    let (source, label) = match &args.source.replay {
         Some(path) => {
             let reader = source::open_replay(path)?;
             let name = path
@@ -43,8 +43,8 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             (
-                source::replay(reader, path.clone(), args.speed),
-                format!("replay {name} {}", args.speed),
+                source::replay(reader, path.clone(), args.source.speed),
+                format!("replay {name} {}", args.source.speed),
             )
         }
         None => (source::live(args.capture.clone()), "live".to_owned()),
@@ -69,7 +69,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
         source: label,
         ..Default::default()
     };
-    let live = args.replay.is_none();
+    let live = args.source.replay.is_none();
     let mut terminal = ratatui::init();
     let result = ui_loop(
         &mut terminal,
