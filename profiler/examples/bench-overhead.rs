@@ -129,6 +129,14 @@ fn wait_for_programs(before: usize, secs: u64) -> bool {
     false
 }
 
+fn not_ready(ready: bool) -> String {
+    if ready {
+        String::new()
+    } else {
+        "not ready".into()
+    }
+}
+
 fn interrupt(child: &Child) {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -267,11 +275,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 + t["trylock_failed"].as_u64().unwrap_or(0);
             Run {
                 ok: ok && ready,
-                note: if ready {
-                    String::new()
-                } else {
-                    "not ready".into()
-                },
+                note: not_ready(ready),
                 cpu_s: Some(cpu),
                 rss_kib: Some(rss),
                 events: Some(events),
@@ -324,11 +328,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
             tmux(&["kill-server"]);
             Run {
                 ok: ok && ready,
-                note: if ready {
-                    String::new()
-                } else {
-                    "not ready".into()
-                },
+                note: not_ready(ready),
                 cpu_s: Some(cpu1 - cpu0),
                 rss_kib: Some(rss),
                 ..plain(s, ok)

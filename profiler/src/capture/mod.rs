@@ -329,14 +329,7 @@ impl Capture {
             Ok(o) => o,
             Err(e) => {
                 skipped.push(("network namespaces", e));
-                let n = profiler_common::netns::NO_OFFSET;
-                netns::Offsets {
-                    skb_sk: n,
-                    sk_net: n,
-                    net_inum: n,
-                    task_nsproxy: n,
-                    nsproxy_net: n,
-                }
+                netns::Offsets::none()
             }
         };
         // aya's own parse of the BTF after btf-rs's is dropped: one at a time in memory.

@@ -83,6 +83,18 @@ pub fn offset_of(btf: &Btf, name: &str, path: &[&str]) -> Result<u32, String> {
 }
 
 impl Offsets {
+    /// Offsets that turn the reading off: every namespace reads as unknown (0).
+    pub fn none() -> Offsets {
+        let n = profiler_common::netns::NO_OFFSET;
+        Offsets {
+            skb_sk: n,
+            sk_net: n,
+            net_inum: n,
+            task_nsproxy: n,
+            nsproxy_net: n,
+        }
+    }
+
     /// From the BTF at `path` (/sys/kernel/btf/vmlinux).
     pub fn from_btf(path: &Path) -> Result<Offsets, String> {
         let btf = Btf::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -88,7 +88,7 @@ pub struct NsShare {
 }
 
 impl NsShare {
-    fn add(&mut self, o: &NsShare) {
+    pub fn add(&mut self, o: &NsShare) {
         self.requests += o.requests;
         self.holds += o.holds;
         self.hold_ns += o.hold_ns;

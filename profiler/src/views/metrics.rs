@@ -437,12 +437,7 @@ pub fn render(
     let netns = netns.map(|nl| {
         let mut out: BTreeMap<String, crate::model::NsShare> = BTreeMap::new();
         for (n, share) in &model.netns {
-            let e = out.entry(nl.label(*n)).or_default();
-            e.requests += share.requests;
-            e.holds += share.holds;
-            e.hold_ns += share.hold_ns;
-            e.wait_ns += share.wait_ns;
-            e.cross_wait_ns += share.cross_wait_ns;
+            out.entry(nl.label(*n)).or_default().add(share);
         }
         out
     });
