@@ -2,22 +2,24 @@
 //!
 //! * `rtnetlink_rcv_msg` entry/exit: one Request event per netlink message, and the per-task
 //!   "current request" every RTNL hold taken meanwhile is attributed to.
-//! * `mutex_lock*` / `mutex_trylock` / `mutex_unlock` filtered on `&rtnl_mutex` (RTNL_MUTEX, set by
+//! * fentry `mutex_lock*` / fexit `mutex_trylock` / fentry `mutex_unlock` filtered on `&rtnl_mutex` (RTNL_MUTEX, set by
 //!   the loader from /proc/kallsyms): `rtnl_lock()` is inlined into its callers on distro kernels, so
 //!   the mutex entry points are the only hooks that see every acquisition.
-//! * `lock:contention_begin/end`: whether (and how often) a waiter had to sleep or spin.
+//! * `lock:contention_begin/end`: whether (and how often) a waiter had to sleep or spin, and
+//!   when a contended acquisition took the lock.
 //! * `synchronize_rcu*`, `synchronize_net`, `rcu_barrier`: grace-period waits inside a hold.
 //! * `netlink_dump`: dump continuations read from `recvmsg`, attributed to the dump's request.
 #![no_std]
 #![no_main]
 
+use aya_ebpf::bindings::BPF_RB_NO_WAKEUP;
 use aya_ebpf::{
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_ktime_get_ns,
         bpf_probe_read_kernel,
     },
     macros::{fentry, fexit, map, tracepoint},
-    maps::{Array, LruHashMap, PerCpuArray, RingBuf, StackTrace},
+    maps::{LruHashMap, PerCpuArray, RingBuf, StackTrace},
     programs::{tracing::StackIdContext, FEntryContext, FExitContext, TracePointContext},
     Global,
 };
@@ -48,11 +50,6 @@ static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(stat::COUNT, 0);
 #[map(name = "STACKS")]
 static STACKS: StackTrace = StackTrace::with_max_entries(4096, 0);
 
-/// The current holder of RTNL. The mutex itself serialises writers of this slot: only the task
-/// that acquired it writes it, and only until its own `mutex_unlock` entry.
-#[map(name = "HOLDER")]
-static HOLDER: Array<Event> = Array::with_max_entries(1, 0);
-
 /// Per-thread state.
 #[repr(C)]
 #[derive(Copy, Clone)]
@@ -63,19 +60,16 @@ struct Task {
     dump: MsgKey,
     in_req: u8,
     in_dump: u8,
-    /// LockFn of the lock call in progress (0: none).
-    locking: u8,
-    contention_begins: u8,
-    /// Stack id captured at the lock call's entry (holds outside requests).
-    stack_id: i32,
-    lock_start: u64,
+    _pad: [u8; 2],
     gp_depth: u32,
+    gp_start: u64,
     /// Network namespace of the request's socket (valid with `in_req`).
     req_netns: u32,
-    gp_start: u64,
     /// Network namespace of the socket whose dump is continued (valid with `in_dump`).
     dump_netns: u32,
-    _pad: u32,
+    /// The RTNL hold this thread is waiting for or holding (`kind` Hold), built from the lock
+    /// call's entry and emitted at its `mutex_unlock`; `kind` 0: none.
+    hold: Event,
 }
 
 const TASK_ZERO: Task = Task {
@@ -83,15 +77,12 @@ const TASK_ZERO: Task = Task {
     dump: MsgKey::ZERO,
     in_req: 0,
     in_dump: 0,
-    locking: 0,
-    contention_begins: 0,
-    stack_id: -1,
-    lock_start: 0,
+    _pad: [0; 2],
     gp_depth: 0,
-    req_netns: 0,
     gp_start: 0,
+    req_netns: 0,
     dump_netns: 0,
-    _pad: 0,
+    hold: Event::zeroed(),
 };
 
 #[map(name = "TASKS")]
@@ -171,7 +162,8 @@ fn emit(ev: &Event) {
     match EVENTS.reserve::<Event>(0) {
         Some(mut slot) => {
             slot.write(*ev);
-            slot.submit(0);
+            // No wake-up: the reader polls the ring every 20 ms instead of waiting on it.
+            slot.submit(BPF_RB_NO_WAKEUP as u64);
         }
         None => bump(stat::LOST_EVENTS),
     }
@@ -275,50 +267,32 @@ pub fn netlink_dump_exit(_ctx: FExitContext) -> u32 {
 }
 
 // ---- rtnl_mutex -----------------------------------------------------------------------------
+//
+// No fexit on the lock calls: an fexit trampoline on `mutex_lock` runs for every mutex in the
+// kernel and costs far more than an fentry. The acquisition time comes from the fentry when the
+// fast path takes the lock (no contention tracepoint fires), else from `lock:contention_end`,
+// which every slow path fires once, with the call's result. The hold being built lives in the
+// task's own state until its `mutex_unlock`.
 
 fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
-    if !is_rtnl(lock) {
-        return;
-    }
-    let Some(t) = task_mut(tid()) else {
-        return;
-    };
-    let t = unsafe { &mut *t };
-    t.locking = f as u8;
-    t.contention_begins = 0;
-    t.stack_id = if t.in_req == 0 && t.in_dump == 0 {
-        ctx.get_stackid(&STACKS, 0)
-            .map(|id| id as i32)
-            .unwrap_or(-1)
-    } else {
-        -1
-    };
-    t.lock_start = unsafe { bpf_ktime_get_ns() };
-}
-
-/// The lock call returned; `taken` tells whether it holds RTNL now.
-fn lock_exit(lock: u64, taken: bool) {
     if !is_rtnl(lock) {
         return;
     }
     let now = unsafe { bpf_ktime_get_ns() };
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
-    let Some(t) = TASKS.get_ptr_mut(tid) else {
+    let Some(t) = task_mut(tid) else {
         return;
     };
     let t = unsafe { &mut *t };
-    if t.locking == 0 {
-        return; // entry not seen (capture started mid-call)
-    }
-    let mut ev = Event::zeroed();
+    let ev = &mut t.hold;
+    *ev = Event::zeroed();
+    ev.kind = EventKind::Hold as u8;
     ev.tid = tid;
     ev.tgid = (pid_tgid >> 32) as u32;
-    ev.lock_fn = t.locking;
-    ev.contention_begins = t.contention_begins;
-    ev.t_start = t.lock_start;
+    ev.lock_fn = f as u8;
+    ev.t_start = now;
     ev.t_acquired = now;
-    ev.stack_id = t.stack_id;
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
     if t.in_req != 0 {
         ev.msg = t.req;
@@ -335,93 +309,70 @@ fn lock_exit(lock: u64, taken: bool) {
     } else {
         ev.netns = task_netns();
         ev.origin = Origin::Other as u8;
-    }
-    t.locking = 0;
-    if taken {
-        bump(stat::ACQUISITIONS);
-        ev.kind = EventKind::Hold as u8;
-        if let Some(h) = HOLDER.get_ptr_mut(0) {
-            unsafe { *h = ev };
-        }
-    } else if ev.lock_fn == LockFn::Trylock as u8 {
-        bump(stat::TRYLOCK_FAILED);
-        ev.kind = EventKind::TrylockFailed as u8;
-        ev.t_end = now;
-        emit(&ev);
+        ev.stack_id = ctx
+            .get_stackid(&STACKS, 0)
+            .map(|id| id as i32)
+            .unwrap_or(-1);
     }
 }
 
-/// An entry/exit pair on one mutex entry point. `$taken` says, from the exit context, whether the
-/// call returned holding the lock (the return value follows the arguments).
 macro_rules! lock_probe {
-    ($func:literal, $entry:ident, $exit:ident, $lock_fn:expr, |$ctx:ident| $taken:expr) => {
+    ($func:literal, $entry:ident, $lock_fn:expr) => {
         #[fentry(function = $func)]
         pub fn $entry(ctx: FEntryContext) -> u32 {
             lock_entry(&ctx, ctx.arg(0), $lock_fn);
             0
         }
-        #[fexit(function = $func)]
-        pub fn $exit($ctx: FExitContext) -> u32 {
-            lock_exit($ctx.arg(0), $taken);
-            0
-        }
     };
 }
 
-fn ret(ctx: &FExitContext, args: usize) -> i32 {
-    ctx.arg::<i64>(args) as i32
-}
-
-lock_probe!(
-    "mutex_lock",
-    mutex_lock_entry,
-    mutex_lock_exit,
-    LockFn::Lock,
-    |_c| true
-);
+lock_probe!("mutex_lock", mutex_lock_entry, LockFn::Lock);
 lock_probe!(
     "mutex_lock_interruptible",
     mutex_lock_interruptible_entry,
-    mutex_lock_interruptible_exit,
-    LockFn::Interruptible,
-    |c| ret(&c, 1) == 0
+    LockFn::Interruptible
 );
 lock_probe!(
     "mutex_lock_killable",
     mutex_lock_killable_entry,
-    mutex_lock_killable_exit,
-    LockFn::Killable,
-    |c| ret(&c, 1) == 0
-);
-lock_probe!(
-    "mutex_trylock",
-    mutex_trylock_entry,
-    mutex_trylock_exit,
-    LockFn::Trylock,
-    |c| ret(&c, 1) == 1
+    LockFn::Killable
 );
 // Kernels with lock debugging (CONFIG_DEBUG_LOCK_ALLOC) route the plain calls through these.
-lock_probe!(
-    "mutex_lock_nested",
-    mutex_lock_nested_entry,
-    mutex_lock_nested_exit,
-    LockFn::Lock,
-    |_c| true
-);
+lock_probe!("mutex_lock_nested", mutex_lock_nested_entry, LockFn::Lock);
 lock_probe!(
     "mutex_lock_interruptible_nested",
     mutex_lock_interruptible_nested_entry,
-    mutex_lock_interruptible_nested_exit,
-    LockFn::Interruptible,
-    |c| ret(&c, 2) == 0
+    LockFn::Interruptible
 );
 lock_probe!(
     "mutex_lock_killable_nested",
     mutex_lock_killable_nested_entry,
-    mutex_lock_killable_nested_exit,
-    LockFn::Killable,
-    |c| ret(&c, 2) == 0
+    LockFn::Killable
 );
+
+/// A trylock never waits: its result (after the arguments) is all there is to know, so it is
+/// seen at return only.
+#[fexit(function = "mutex_trylock")]
+pub fn mutex_trylock_exit(ctx: FExitContext) -> u32 {
+    let lock: u64 = ctx.arg(0);
+    if !is_rtnl(lock) {
+        return 0;
+    }
+    let taken = ctx.arg::<i64>(1) as i32 == 1;
+    lock_entry(&ctx, lock, LockFn::Trylock);
+    if taken {
+        return 0;
+    }
+    bump(stat::TRYLOCK_FAILED);
+    if let Some(t) = TASKS.get_ptr_mut(tid()) {
+        let ev = unsafe { &mut (*t).hold };
+        ev.kind = EventKind::TrylockFailed as u8;
+        ev.t_end = ev.t_start;
+        emit(ev);
+        ev.kind = 0;
+    }
+    0
+}
 
 #[fentry(function = "mutex_unlock")]
 pub fn mutex_unlock_entry(ctx: FEntryContext) -> u32 {
@@ -430,17 +381,21 @@ pub fn mutex_unlock_entry(ctx: FEntryContext) -> u32 {
         return 0;
     }
     let now = unsafe { bpf_ktime_get_ns() };
-    let Some(h) = HOLDER.get_ptr_mut(0) else {
-        return 0;
+    let held = match TASKS.get_ptr_mut(tid()) {
+        Some(t) => unsafe { &mut (*t).hold },
+        None => {
+            bump(stat::UNMATCHED_RELEASE);
+            return 0;
+        }
     };
-    let h = unsafe { &mut *h };
-    if h.kind != EventKind::Hold as u8 || h.tid != tid() {
+    if held.kind != EventKind::Hold as u8 {
         bump(stat::UNMATCHED_RELEASE);
         return 0;
     }
-    h.t_end = now;
-    emit(h);
-    h.kind = 0;
+    held.t_end = now;
+    bump(stat::ACQUISITIONS);
+    emit(held);
+    held.kind = 0;
     0
 }
 
@@ -455,19 +410,34 @@ pub fn contention_begin(ctx: TracePointContext) -> u32 {
     }
     bump(stat::CONTENTION_BEGIN);
     if let Some(t) = TASKS.get_ptr_mut(tid()) {
-        let t = unsafe { &mut *t };
-        if t.locking != 0 && t.contention_begins < u8::MAX {
-            t.contention_begins += 1;
+        let ev = unsafe { &mut (*t).hold };
+        if ev.kind == EventKind::Hold as u8 && ev.contention_begins < u8::MAX {
+            ev.contention_begins += 1;
         }
     }
     0
 }
 
+/// `lock:contention_end`: `void *lock_addr` at offset 8, `int ret` at 16. Fires once at the end
+/// of every slow path: the lock is taken now (ret 0) or the call gave up (signal: no hold).
 #[tracepoint(category = "lock", name = "contention_end")]
 pub fn contention_end(ctx: TracePointContext) -> u32 {
     let lock: u64 = unsafe { ctx.read_at(8) }.unwrap_or(0);
-    if is_rtnl(lock) {
-        bump(stat::CONTENTION_END);
+    if !is_rtnl(lock) {
+        return 0;
+    }
+    let now = unsafe { bpf_ktime_get_ns() };
+    bump(stat::CONTENTION_END);
+    let ret: i32 = unsafe { ctx.read_at(16) }.unwrap_or(0);
+    if let Some(t) = TASKS.get_ptr_mut(tid()) {
+        let ev = unsafe { &mut (*t).hold };
+        if ev.kind == EventKind::Hold as u8 {
+            if ret == 0 {
+                ev.t_acquired = now;
+            } else {
+                ev.kind = 0;
+            }
+        }
     }
     0
 }
@@ -475,13 +445,13 @@ pub fn contention_end(ctx: TracePointContext) -> u32 {
 // ---- RCU grace periods under RTNL -----------------------------------------------------------
 
 fn gp_entry() {
-    let tid = tid();
-    let Some(h) = HOLDER.get(0) else { return };
-    if h.kind != EventKind::Hold as u8 || h.tid != tid {
+    let Some(t) = TASKS.get_ptr_mut(tid()) else {
+        return;
+    };
+    let t = unsafe { &mut *t };
+    if t.hold.kind != EventKind::Hold as u8 {
         return;
     }
-    let Some(t) = task_mut(tid) else { return };
-    let t = unsafe { &mut *t };
     if t.gp_depth == 0 {
         t.gp_start = unsafe { bpf_ktime_get_ns() };
     }
@@ -490,8 +460,7 @@ fn gp_entry() {
 
 fn gp_exit() {
     let now = unsafe { bpf_ktime_get_ns() };
-    let tid = tid();
-    let Some(t) = TASKS.get_ptr_mut(tid) else {
+    let Some(t) = TASKS.get_ptr_mut(tid()) else {
         return;
     };
     let t = unsafe { &mut *t };
@@ -502,12 +471,9 @@ fn gp_exit() {
     if t.gp_depth != 0 {
         return;
     }
-    if let Some(h) = HOLDER.get_ptr_mut(0) {
-        let h = unsafe { &mut *h };
-        if h.kind == EventKind::Hold as u8 && h.tid == tid {
-            h.gp_ns += now - t.gp_start;
-            h.gp_count += 1;
-        }
+    if t.hold.kind == EventKind::Hold as u8 {
+        t.hold.gp_ns += now - t.gp_start;
+        t.hold.gp_count += 1;
     }
 }
 

@@ -112,17 +112,10 @@ const PROGRAMS: &[ProgSpec] = &[
         Hook::FEntry,
         Need::Variant,
     ),
-    prog("mutex_lock_exit", "mutex_lock", Hook::FExit, Need::Variant),
     prog(
         "mutex_lock_nested_entry",
         "mutex_lock_nested",
         Hook::FEntry,
-        Need::Variant,
-    ),
-    prog(
-        "mutex_lock_nested_exit",
-        "mutex_lock_nested",
-        Hook::FExit,
         Need::Variant,
     ),
     prog(
@@ -132,21 +125,9 @@ const PROGRAMS: &[ProgSpec] = &[
         Need::Variant,
     ),
     prog(
-        "mutex_lock_interruptible_nested_exit",
-        "mutex_lock_interruptible_nested",
-        Hook::FExit,
-        Need::Variant,
-    ),
-    prog(
         "mutex_lock_killable_nested_entry",
         "mutex_lock_killable_nested",
         Hook::FEntry,
-        Need::Variant,
-    ),
-    prog(
-        "mutex_lock_killable_nested_exit",
-        "mutex_lock_killable_nested",
-        Hook::FExit,
         Need::Variant,
     ),
     prog(
@@ -162,26 +143,8 @@ const PROGRAMS: &[ProgSpec] = &[
         Need::Optional,
     ),
     prog(
-        "mutex_lock_interruptible_exit",
-        "mutex_lock_interruptible",
-        Hook::FExit,
-        Need::Optional,
-    ),
-    prog(
         "mutex_lock_killable_entry",
         "mutex_lock_killable",
-        Hook::FEntry,
-        Need::Optional,
-    ),
-    prog(
-        "mutex_lock_killable_exit",
-        "mutex_lock_killable",
-        Hook::FExit,
-        Need::Optional,
-    ),
-    prog(
-        "mutex_trylock_entry",
-        "mutex_trylock",
         Hook::FEntry,
         Need::Optional,
     ),
@@ -255,13 +218,13 @@ const PROGRAMS: &[ProgSpec] = &[
         "contention_begin",
         "lock:contention_begin",
         Hook::TracePoint("lock", "contention_begin"),
-        Need::Optional,
+        Need::Required,
     ),
     prog(
         "contention_end",
         "lock:contention_end",
         Hook::TracePoint("lock", "contention_end"),
-        Need::Optional,
+        Need::Required,
     ),
 ];
 
