@@ -146,6 +146,8 @@ pub struct Event {
     /// dump continuation's socket's, else the task's.
     pub netns: u32,
     pub _pad: u32,
+    /// Tracepoint mode: the address of the mutex waited for (userspace keeps those of rtnl_mutex).
+    pub lock: u64,
 }
 
 impl Event {
@@ -168,6 +170,7 @@ impl Event {
             comm: [0; 16],
             netns: 0,
             _pad: 0,
+            lock: 0,
         }
     }
 }
@@ -190,6 +193,31 @@ pub mod netns {
 }
 
 pub const EVENT_SIZE: usize = core::mem::size_of::<Event>();
+
+/// Byte offsets from a task's file descriptor to its socket (tracepoint mode), set by the loader
+/// from the kernel's BTF like [`netns`]'s.
+pub mod sockfd {
+    /// `task_struct` → `files`.
+    pub const TASK_FILES: &str = "OFF_TASK_FILES";
+    /// `files_struct` → `fdt`.
+    pub const FILES_FDT: &str = "OFF_FILES_FDT";
+    /// `fdtable` → `max_fds`.
+    pub const FDT_MAX_FDS: &str = "OFF_FDT_MAX_FDS";
+    /// `fdtable` → `fd`.
+    pub const FDT_FD: &str = "OFF_FDT_FD";
+    /// `file` → `f_inode`.
+    pub const FILE_INODE: &str = "OFF_FILE_INODE";
+    /// `inode` → `i_mode`.
+    pub const INODE_MODE: &str = "OFF_INODE_MODE";
+    /// `file` → `private_data` (the `struct socket` of a socket's file).
+    pub const FILE_PRIVATE: &str = "OFF_FILE_PRIVATE";
+    /// `socket` → `sk`.
+    pub const SOCKET_SK: &str = "OFF_SOCKET_SK";
+    /// `sock` → `__sk_common.skc_family`.
+    pub const SK_FAMILY: &str = "OFF_SK_FAMILY";
+    /// `sock` → `sk_protocol` (a u16 since Linux 5.6).
+    pub const SK_PROTOCOL: &str = "OFF_SK_PROTOCOL";
+}
 
 /// Indexes into the per-CPU `STATS` array (counters kept in the kernel).
 pub mod stat {
@@ -216,6 +244,8 @@ pub mod names {
     pub const STATS: &str = "STATS";
     pub const STACKS: &str = "STACKS";
     pub const RTNL_MUTEX: &str = "RTNL_MUTEX";
+    /// Tracepoint mode: the learned address of rtnl_mutex (an array of one u64).
+    pub const TP_LOCK: &str = "TP_LOCK";
 }
 
 /// Netlink constants the programs and the model need.

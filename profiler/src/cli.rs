@@ -146,6 +146,11 @@ pub struct CaptureArgs {
     /// Ring buffer size in bytes (a power of two, at least one page).
     #[arg(long, default_value_t = 1 << 22, value_name = "BYTES")]
     pub ring_bytes: u32,
+    /// full: fentry on the mutex and rtnetlink functions, every hold and wait; tracepoint:
+    /// tracepoints only, for kernels that refuse BPF trampolines (contended waits only, no hold
+    /// times); auto: full, else tracepoint (said once).
+    #[arg(long, value_enum, default_value_t = crate::capture::ModeChoice::Auto)]
+    pub mode: crate::capture::ModeChoice,
     /// Command to run under the profiler; rtnlprof exits with its status.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,

@@ -223,9 +223,9 @@ mod tests {
 
     #[test]
     fn event_has_no_padding() {
-        // kind..ret (16) + MsgKey (2+2+1+3+4+8) + 4 × u64 + u32 + i32 + comm 16
+        // kind..ret (16) + MsgKey (2+2+1+3+4+8) + 4 × u64 + u32 + i32 + comm 16 + netns, pad + lock
         assert_eq!(std::mem::size_of::<profiler_common::MsgKey>(), 24);
-        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16 + 8);
+        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16 + 8 + 8);
     }
 
     #[test]

@@ -88,6 +88,46 @@ impl Kallsyms {
     }
 }
 
+/// Functions that take rtnl_mutex themselves: `rtnl_lock()` and its variants, and
+/// `rtnetlink_rcv_msg`, into which distro kernels inline `rtnl_lock()`.
+pub const RTNL_TAKERS: &[&str] = &[
+    "rtnl_lock",
+    "rtnl_lock_interruptible",
+    "rtnl_lock_killable",
+    "rtnetlink_rcv_msg",
+];
+
+impl Kallsyms {
+    /// Whether a mutex wait's kernel stack is one on rtnl_mutex. The first frame above the mutex
+    /// functions is an RTNL taker ([`RTNL_TAKERS`]); or, because `rtnl_lock()` and `mutex_lock()`
+    /// end in tail calls that leave no frame, inside a request on a NETLINK_ROUTE socket
+    /// (`in_request`), an rtnetlink function: `rtnl_*`, `rtnetlink_*` or a `*_rtm_*` handler.
+    pub fn waits_for_rtnl(&self, frames: &[u64], in_request: bool) -> bool {
+        let is_mutex = |n: &str| n.starts_with("mutex_") || n.starts_with("__mutex_");
+        let names: Vec<Option<&str>> = frames.iter().map(|&ip| self.function_at(ip)).collect();
+        let Some(start) = names.iter().position(|n| n.is_some_and(is_mutex)) else {
+            return false;
+        };
+        let Some(first) = names[start..].iter().flatten().find(|n| !is_mutex(n)) else {
+            return false;
+        };
+        RTNL_TAKERS.contains(first)
+            || (in_request
+                && (first.starts_with("rtnl_")
+                    || first.starts_with("rtnetlink_")
+                    || first.contains("_rtm_")))
+    }
+
+    /// The RTNL takers this kernel has as functions (the tracepoint mode needs one).
+    pub fn rtnl_takers(&self) -> Vec<&'static str> {
+        RTNL_TAKERS
+            .iter()
+            .copied()
+            .filter(|n| self.addr_of(n).is_some())
+            .collect()
+    }
+}
+
 /// Frames skipped when naming the caller of a hold.
 fn is_lock_helper(name: &str) -> bool {
     name.starts_with("mutex_")
@@ -149,6 +189,47 @@ garbage line
             k.caller_of(&[0xffffffff81200010]).as_deref(),
             Some("dev_ioctl")
         );
+    }
+
+    #[test]
+    fn a_wait_is_on_rtnl_when_the_frame_above_the_mutex_is_an_rtnl_taker() {
+        let k = syms();
+        // tracepoint frame (module), mutex_lock, rtnl_lock, devinet_ioctl: RTNL.
+        let rtnl = [
+            0xffffffffc0100010,
+            0xffffffff81100010,
+            0xffffffff81100110,
+            0xffffffff81200410,
+        ];
+        assert!(k.waits_for_rtnl(&rtnl, false));
+        // mutex_lock called by dev_ioctl itself: another mutex.
+        assert!(!k.waits_for_rtnl(&[0xffffffff81100010, 0xffffffff81200010], false));
+        // No mutex frame at all, or nothing above it.
+        assert!(!k.waits_for_rtnl(&[0xffffffff81100110, 0xffffffff81200410], true));
+        assert!(!k.waits_for_rtnl(&[0xffffffff81100010], true));
+        assert_eq!(k.rtnl_takers(), vec!["rtnl_lock"]);
+    }
+
+    #[test]
+    fn without_the_takers_frame_an_rtnetlink_handler_inside_a_request_is_rtnl() {
+        // Linux 6.18 on this project's hosts: __mutex_lock right under the handler (the tail
+        // calls of rtnl_lock and mutex_lock leave no frame).
+        let k = Kallsyms::parse(
+            "ffffffff81000000 T __mutex_lock.constprop.0\n\
+             ffffffff81000100 t rtnl_newlink\n\
+             ffffffff81000200 t inet_rtm_newaddr\n\
+             ffffffff81000300 t anon_pipe_write\n\
+             ffffffff81000400 t rtnl_dumpit\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let under = |caller: u64| [0xffffffff81000010, caller];
+        assert!(k.waits_for_rtnl(&under(0xffffffff81000110), true));
+        assert!(k.waits_for_rtnl(&under(0xffffffff81000210), true));
+        assert!(k.waits_for_rtnl(&under(0xffffffff81000410), true));
+        // Outside a request, only the takers themselves say so; a pipe never does.
+        assert!(!k.waits_for_rtnl(&under(0xffffffff81000110), false));
+        assert!(!k.waits_for_rtnl(&under(0xffffffff81000310), true));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use aya::{
     programs::{FEntry, FExit, TracePoint},
     Btf, Ebpf, EbpfLoader,
 };
-use profiler_common::{names, stat};
+use profiler_common::{names, stat, Event, EventKind, EVENT_SIZE};
 
 pub use kallsyms::Kallsyms;
 
@@ -55,6 +55,60 @@ pub enum CaptureError {
     },
     #[error("ring buffer size {0} is not a power of two of at least 4096 bytes")]
     RingSize(u32),
+    #[error("cannot mount tracefs on /sys/kernel/tracing: {0}")]
+    Tracefs(String),
+    #[error(
+        "none of {0} is in /proc/kallsyms: the tracepoint capture cannot recognise RTNL waits"
+    )]
+    NoRtnlTakers(String),
+    #[error("no capture mode runs on this kernel: full: {full}; tracepoint: {tracepoint}")]
+    NoMode { full: String, tracepoint: String },
+}
+
+impl CaptureError {
+    /// Whether the kernel (not the user, nor the settings) refused the capture: what makes
+    /// `--mode auto` try the next mode.
+    pub fn kernel_refused(&self) -> bool {
+        matches!(
+            self,
+            CaptureError::NoRtnlMutex
+                | CaptureError::Btf(_)
+                | CaptureError::Load { .. }
+                | CaptureError::Attach { .. }
+                | CaptureError::Tracefs(_)
+                | CaptureError::NoRtnlTakers(_)
+        )
+    }
+}
+
+/// How rtnlprof captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeChoice {
+    /// Full, and the tracepoint mode if the kernel refuses it.
+    Auto,
+    /// fentry/fexit on the mutex and rtnetlink functions: every hold and wait.
+    Full,
+    /// Tracepoints only (kernels without BPF trampolines): contended waits only.
+    Tracepoint,
+}
+
+/// The mode a capture runs in, as recordings spell it (`capture_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    Tracepoint,
+}
+
+impl Mode {
+    pub const FULL: &'static str = "fentry";
+    pub const TRACEPOINT: &'static str = "tracepoint";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => Self::FULL,
+            Mode::Tracepoint => Self::TRACEPOINT,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -228,10 +282,94 @@ const PROGRAMS: &[ProgSpec] = &[
     ),
 ];
 
-#[derive(Debug, Clone, Default)]
+const fn tp(
+    program: &'static str,
+    category: &'static str,
+    name: &'static str,
+    need: Need,
+) -> ProgSpec {
+    prog(program, name, Hook::TracePoint(category, name), need)
+}
+
+/// The tracepoint mode's programs: contention from the lock tracepoints, requests from the
+/// syscalls that send and receive on NETLINK_ROUTE sockets.
+const TP_PROGRAMS: &[ProgSpec] = &[
+    tp(
+        "tp_contention_begin",
+        "lock",
+        "contention_begin",
+        Need::Required,
+    ),
+    tp(
+        "tp_contention_end",
+        "lock",
+        "contention_end",
+        Need::Required,
+    ),
+    tp(
+        "tp_sendmsg_enter",
+        "syscalls",
+        "sys_enter_sendmsg",
+        Need::Optional,
+    ),
+    tp(
+        "tp_sendmsg_exit",
+        "syscalls",
+        "sys_exit_sendmsg",
+        Need::Optional,
+    ),
+    tp(
+        "tp_sendto_enter",
+        "syscalls",
+        "sys_enter_sendto",
+        Need::Optional,
+    ),
+    tp(
+        "tp_sendto_exit",
+        "syscalls",
+        "sys_exit_sendto",
+        Need::Optional,
+    ),
+    tp(
+        "tp_recvmsg_enter",
+        "syscalls",
+        "sys_enter_recvmsg",
+        Need::Optional,
+    ),
+    tp(
+        "tp_recvmsg_exit",
+        "syscalls",
+        "sys_exit_recvmsg",
+        Need::Optional,
+    ),
+    tp(
+        "tp_recvfrom_enter",
+        "syscalls",
+        "sys_enter_recvfrom",
+        Need::Optional,
+    ),
+    tp(
+        "tp_recvfrom_exit",
+        "syscalls",
+        "sys_exit_recvfrom",
+        Need::Optional,
+    ),
+];
+
+#[derive(Debug, Clone)]
 pub struct CaptureOptions {
     /// Ring buffer size in bytes (power of two, >= 4096).
     pub ring_bytes: u32,
+    pub mode: ModeChoice,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            ring_bytes: 1 << 22,
+            mode: ModeChoice::Auto,
+        }
+    }
 }
 
 /// Counters kept in the kernel, summed over CPUs.
@@ -248,11 +386,22 @@ pub struct KernelStats {
     /// Program runs the kernel skipped because a BPF program was already running on that CPU
     /// (`recursion_misses` of every program, summed).
     pub recursion_misses: u64,
+    /// Tracepoint mode: waits on other mutexes read before rtnl_mutex was recognised (dropped).
+    pub unrelated_waits: u64,
+    /// Tracepoint mode: the address of rtnl_mutex learned from the stack of a wait (0: not yet).
+    pub learned_rtnl_mutex: u64,
 }
 
 /// A running capture. Dropping it detaches every program.
 pub struct Capture {
+    pub mode: Mode,
+    /// Why the full mode did not run, when `--mode auto` fell back.
+    pub fallback: Option<String>,
     _ebpf: Ebpf,
+    /// Tracepoint mode: where the learned address of rtnl_mutex goes.
+    tp_lock: Option<aya::maps::Array<MapData, u64>>,
+    learned: u64,
+    unrelated: u64,
     ring: RingBuf<MapData>,
     stats: PerCpuArray<MapData, u64>,
     stacks: StackTraceMap<MapData>,
@@ -261,13 +410,15 @@ pub struct Capture {
     pub rtnl_mutex: u64,
     /// (target, why) of optional hooks this kernel could not take.
     pub skipped: Vec<(&'static str, String)>,
-    /// Variant hooks this kernel does not have (e.g. mutex_lock_nested without lock debugging).
-    absent: usize,
+    /// How many programs are attached.
+    programs: usize,
     /// Records that failed to decode (never expected; counted, not hidden).
     pub decode_errors: u64,
 }
 
 impl Capture {
+    /// Starts the capture in the mode asked for; `auto` falls back to the tracepoint mode when
+    /// the kernel refuses the full one.
     pub fn start(opts: &CaptureOptions) -> Result<Capture, CaptureError> {
         if !nix::unistd::geteuid().is_root() {
             return Err(CaptureError::NotRoot);
@@ -279,14 +430,42 @@ impl Capture {
         if kallsyms.addresses_hidden() {
             return Err(CaptureError::AddressesHidden);
         }
+        match opts.mode {
+            ModeChoice::Full => Self::start_full(opts, kallsyms),
+            ModeChoice::Tracepoint => Self::start_tracepoint(opts, kallsyms),
+            ModeChoice::Auto => match Self::start_full(opts, kallsyms.clone()) {
+                Err(full) if full.kernel_refused() => {
+                    let mut c = Self::start_tracepoint(opts, kallsyms).map_err(|tp| {
+                        if tp.kernel_refused() {
+                            CaptureError::NoMode {
+                                full: full.to_string(),
+                                tracepoint: tp.to_string(),
+                            }
+                        } else {
+                            tp
+                        }
+                    })?;
+                    c.fallback = Some(full.to_string());
+                    Ok(c)
+                }
+                other => other,
+            },
+        }
+    }
+
+    fn btf_path() -> std::path::PathBuf {
+        std::env::var_os(BTF_ENV)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into())
+    }
+
+    fn start_full(opts: &CaptureOptions, kallsyms: Kallsyms) -> Result<Capture, CaptureError> {
         let rtnl_mutex = kallsyms
             .addr_of("rtnl_mutex")
             .ok_or(CaptureError::NoRtnlMutex)?;
         // Network namespaces: the fields the programs read, from the same BTF; without them the
         // capture runs and every namespace reads as unknown (0), said once.
-        let btf_path = std::env::var_os(BTF_ENV)
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into());
+        let btf_path = Self::btf_path();
         let mut skipped = Vec::new();
         let o = match netns::Offsets::from_btf(&btf_path) {
             Ok(o) => o,
@@ -302,22 +481,16 @@ impl Capture {
         }
         .map_err(|e| CaptureError::Btf(e.to_string()))?;
 
-        use profiler_common::netns as ns;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .override_global(names::RTNL_MUTEX, &rtnl_mutex, true)
-            .override_global(ns::SKB_SK, &o.skb_sk, true)
-            .override_global(ns::SK_NET, &o.sk_net, true)
-            .override_global(ns::NET_INUM, &o.net_inum, true)
-            .override_global(ns::TASK_NSPROXY, &o.task_nsproxy, true)
-            .override_global(ns::NSPROXY_NET, &o.nsproxy_net, true)
-            .map_max_entries(names::EVENTS, opts.ring_bytes)
-            .load(BPF_OBJECT)
-            .map_err(|e| CaptureError::Object(format!("{e:#}")))?;
-
+        let mut ebpf = load_object(
+            opts,
+            &o,
+            &netns::SockOffsets::none(),
+            rtnl_mutex,
+            Some(&btf),
+        )?;
         let mut absent = Vec::new();
         for spec in PROGRAMS {
-            match attach(&mut ebpf, spec, &btf) {
+            match attach(&mut ebpf, spec, Some(&btf)) {
                 Ok(()) => {}
                 Err(e) if spec.need == Need::Optional => skipped.push((spec.target, e.to_string())),
                 Err(e) if spec.need == Need::Variant => absent.push((spec.target, e.to_string())),
@@ -340,6 +513,84 @@ impl Capture {
                 cause: format!("neither mutex_lock nor mutex_lock_nested can be hooked: {cause}"),
             });
         }
+        let programs = PROGRAMS.len() - skipped.len() - absent.len();
+        Self::finish(
+            ebpf,
+            Mode::Full,
+            kallsyms,
+            rtnl_mutex,
+            skipped,
+            programs,
+            None,
+        )
+    }
+
+    fn start_tracepoint(
+        opts: &CaptureOptions,
+        kallsyms: Kallsyms,
+    ) -> Result<Capture, CaptureError> {
+        if kallsyms.rtnl_takers().is_empty() {
+            return Err(CaptureError::NoRtnlTakers(kallsyms::RTNL_TAKERS.join(", ")));
+        }
+        mount_tracefs()?;
+        let mut skipped = Vec::new();
+        let btf_path = Self::btf_path();
+        let o = netns::Offsets::from_btf(&btf_path).unwrap_or_else(|e| {
+            skipped.push(("network namespaces", e));
+            netns::Offsets::none()
+        });
+        let so = netns::SockOffsets::from_btf(&btf_path).unwrap_or_else(|e| {
+            skipped.push(("netlink sockets (requests)", e));
+            netns::SockOffsets::none()
+        });
+        // Known when kallsyms lists variables; else learned from the first wait's stack.
+        // RTNLPROF_LEARN_LOCK=1 learns it anyway (tests compare the two).
+        let known = if std::env::var_os("RTNLPROF_LEARN_LOCK").is_some() {
+            0
+        } else {
+            kallsyms.addr_of("rtnl_mutex").unwrap_or(0)
+        };
+        let mut ebpf = load_object(opts, &o, &so, known, None)?;
+        for spec in TP_PROGRAMS {
+            match attach(&mut ebpf, spec, None) {
+                Ok(()) => {}
+                Err(e) if spec.need == Need::Optional => skipped.push((spec.target, e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut tp_lock: aya::maps::Array<MapData, u64> =
+            aya::maps::Array::try_from(ebpf.take_map(names::TP_LOCK).expect("TP_LOCK map"))
+                .map_err(|e| CaptureError::Object(e.to_string()))?;
+        if known != 0 {
+            tp_lock
+                .set(0, known, 0)
+                .map_err(|e| CaptureError::Object(e.to_string()))?;
+        }
+        let programs = TP_PROGRAMS.len()
+            - skipped
+                .iter()
+                .filter(|(t, _)| t.starts_with("sys_"))
+                .count();
+        Self::finish(
+            ebpf,
+            Mode::Tracepoint,
+            kallsyms,
+            known,
+            skipped,
+            programs,
+            Some(tp_lock),
+        )
+    }
+
+    fn finish(
+        mut ebpf: Ebpf,
+        mode: Mode,
+        kallsyms: Kallsyms,
+        rtnl_mutex: u64,
+        skipped: Vec<(&'static str, String)>,
+        programs: usize,
+        tp_lock: Option<aya::maps::Array<MapData, u64>>,
+    ) -> Result<Capture, CaptureError> {
         let ring = RingBuf::try_from(ebpf.take_map(names::EVENTS).expect("EVENTS map"))
             .map_err(|e| CaptureError::Object(e.to_string()))?;
         let stats = PerCpuArray::try_from(ebpf.take_map(names::STATS).expect("STATS map"))
@@ -347,7 +598,16 @@ impl Capture {
         let stacks = StackTraceMap::try_from(ebpf.take_map(names::STACKS).expect("STACKS map"))
             .map_err(|e| CaptureError::Object(e.to_string()))?;
         Ok(Capture {
+            mode,
+            fallback: None,
             _ebpf: ebpf,
+            tp_lock,
+            learned: if mode == Mode::Tracepoint {
+                rtnl_mutex
+            } else {
+                0
+            },
+            unrelated: 0,
             ring,
             stats,
             stacks,
@@ -355,7 +615,7 @@ impl Capture {
             callers: HashMap::new(),
             rtnl_mutex,
             skipped,
-            absent: absent.len(),
+            programs,
             decode_errors: 0,
         })
     }
@@ -369,11 +629,45 @@ impl Capture {
             kallsyms,
             callers,
             decode_errors,
+            mode,
+            tp_lock,
+            learned,
+            unrelated,
             ..
         } = self;
-        let mut resolve = |id: i32| caller_name(stacks, kallsyms, callers, id);
         while let Some(item) = ring.next() {
-            match Record::decode(&item, &mut resolve) {
+            if item.len() < EVENT_SIZE {
+                *decode_errors += 1;
+                continue;
+            }
+            // SAFETY: Event is #[repr(C)] plain data valid for any bit pattern; the length is checked.
+            let ev: Event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
+            if *mode == Mode::Tracepoint && ev.kind == EventKind::Hold as u8 {
+                if *learned == 0 {
+                    // Not yet known: this wait is on rtnl_mutex if its stack says so.
+                    let frames = stack_frames(stacks, ev.stack_id);
+                    let in_request = ev.origin != profiler_common::Origin::Other as u8;
+                    if !kallsyms.waits_for_rtnl(&frames, in_request) {
+                        if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
+                            let names: Vec<_> =
+                                frames.iter().map(|&ip| kallsyms.function_at(ip)).collect();
+                            eprintln!("not RTNL: {:#x} {names:?}", ev.lock);
+                        }
+                        *unrelated += 1;
+                        continue;
+                    }
+                    *learned = ev.lock;
+                    if let Some(m) = tp_lock.as_mut() {
+                        let _ = m.set(0, ev.lock, 0);
+                    }
+                } else if ev.lock != *learned {
+                    // Emitted before the kernel side saw the learned address.
+                    *unrelated += 1;
+                    continue;
+                }
+            }
+            let mut resolve = |id: i32| caller_name(stacks, kallsyms, callers, id);
+            match Record::from_event(&ev, &mut resolve) {
                 Ok(r) => {
                     out.push(r);
                     n += 1;
@@ -394,8 +688,16 @@ impl Capture {
             contention_end: get(stat::CONTENTION_END),
             unmatched_release: get(stat::UNMATCHED_RELEASE),
             requests_entered: get(stat::REQUESTS_ENTERED),
-            acquisitions: get(stat::ACQUISITIONS),
+            // Tracepoint mode: the kernel counts every mutex wait it emitted; those that were
+            // not on RTNL are not acquisitions of it.
+            acquisitions: get(stat::ACQUISITIONS).saturating_sub(self.unrelated),
             trylock_failed: get(stat::TRYLOCK_FAILED),
+            unrelated_waits: self.unrelated,
+            learned_rtnl_mutex: if self.mode == Mode::Tracepoint {
+                self.learned
+            } else {
+                0
+            },
             recursion_misses: self
                 ._ebpf
                 .programs()
@@ -407,7 +709,7 @@ impl Capture {
 
     /// How many programs are attached.
     pub fn attached(&self) -> usize {
-        PROGRAMS.len() - self.skipped.len() - self.absent
+        self.programs
     }
 }
 
@@ -427,6 +729,9 @@ fn caller_name(
     let name = match stacks.get(&(stack_id as u32), 0) {
         Ok(trace) => {
             let ips: Vec<u64> = trace.frames().iter().map(|f| f.ip).collect();
+            if ips.is_empty() {
+                return "(stack lost)".into();
+            }
             if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
                 for ip in &ips {
                     eprintln!("  {ip:#x} {:?}", kallsyms.function_at(*ip));
@@ -440,6 +745,70 @@ fn caller_name(
     };
     cache.insert(stack_id, name.clone());
     name
+}
+
+/// The return addresses of a stack id (none if it is gone or was not taken).
+fn stack_frames(stacks: &StackTraceMap<MapData>, stack_id: i32) -> Vec<u64> {
+    if stack_id < 0 {
+        return Vec::new();
+    }
+    stacks
+        .get(&(stack_id as u32), 0)
+        .map(|t| t.frames().iter().map(|f| f.ip).collect())
+        .unwrap_or_default()
+}
+
+/// Mounts tracefs where tracepoints are looked up, unless it (or debugfs's copy) is there.
+fn mount_tracefs() -> Result<(), CaptureError> {
+    let have = [
+        "/sys/kernel/tracing/events",
+        "/sys/kernel/debug/tracing/events",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).is_dir());
+    if have {
+        return Ok(());
+    }
+    nix::mount::mount(
+        Some("nodev"),
+        "/sys/kernel/tracing",
+        Some("tracefs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(|e| CaptureError::Tracefs(e.to_string()))
+}
+
+/// Loads the eBPF object with this kernel's addresses and offsets.
+fn load_object(
+    opts: &CaptureOptions,
+    o: &netns::Offsets,
+    so: &netns::SockOffsets,
+    rtnl_mutex: u64,
+    btf: Option<&Btf>,
+) -> Result<Ebpf, CaptureError> {
+    use profiler_common::{netns as ns, sockfd as sf};
+    EbpfLoader::new()
+        .btf(btf)
+        .override_global(names::RTNL_MUTEX, &rtnl_mutex, true)
+        .override_global(ns::SKB_SK, &o.skb_sk, true)
+        .override_global(ns::SK_NET, &o.sk_net, true)
+        .override_global(ns::NET_INUM, &o.net_inum, true)
+        .override_global(ns::TASK_NSPROXY, &o.task_nsproxy, true)
+        .override_global(ns::NSPROXY_NET, &o.nsproxy_net, true)
+        .override_global(sf::TASK_FILES, &so.task_files, true)
+        .override_global(sf::FILES_FDT, &so.files_fdt, true)
+        .override_global(sf::FDT_MAX_FDS, &so.fdt_max_fds, true)
+        .override_global(sf::FDT_FD, &so.fdt_fd, true)
+        .override_global(sf::FILE_INODE, &so.file_inode, true)
+        .override_global(sf::INODE_MODE, &so.inode_mode, true)
+        .override_global(sf::FILE_PRIVATE, &so.file_private, true)
+        .override_global(sf::SOCKET_SK, &so.socket_sk, true)
+        .override_global(sf::SK_FAMILY, &so.sk_family, true)
+        .override_global(sf::SK_PROTOCOL, &so.sk_protocol, true)
+        .map_max_entries(names::EVENTS, opts.ring_bytes)
+        .load(BPF_OBJECT)
+        .map_err(|e| CaptureError::Object(format!("{e:#}")))
 }
 
 /// `recursion_misses` of a loaded program (BPF_OBJ_GET_INFO_BY_FD).
@@ -473,7 +842,7 @@ fn recursion_misses(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<u64> {
     Ok(info.recursion_misses)
 }
 
-fn attach(ebpf: &mut Ebpf, spec: &ProgSpec, btf: &Btf) -> Result<(), CaptureError> {
+fn attach(ebpf: &mut Ebpf, spec: &ProgSpec, btf: Option<&Btf>) -> Result<(), CaptureError> {
     let load_err = |cause: String| CaptureError::Load {
         program: spec.program,
         target: spec.target,
@@ -488,13 +857,18 @@ fn attach(ebpf: &mut Ebpf, spec: &ProgSpec, btf: &Btf) -> Result<(), CaptureErro
         .program_mut(spec.program)
         .ok_or_else(|| load_err("not in the eBPF object".into()))?;
     match spec.hook {
+        Hook::FEntry | Hook::FExit if btf.is_none() => {
+            return Err(load_err("no kernel BTF".into()));
+        }
         Hook::FEntry => {
+            let btf = btf.expect("checked");
             let p: &mut FEntry = program.try_into().map_err(|e| load_err(format!("{e}")))?;
             p.load(spec.target, btf)
                 .map_err(|e| load_err(format!("{e}")))?;
             p.attach().map_err(|e| attach_err(format!("{e}")))?;
         }
         Hook::FExit => {
+            let btf = btf.expect("checked");
             let p: &mut FExit = program.try_into().map_err(|e| load_err(format!("{e}")))?;
             p.load(spec.target, btf)
                 .map_err(|e| load_err(format!("{e}")))?;

@@ -109,6 +109,57 @@ impl Offsets {
     }
 }
 
+/// Byte offsets from a task's file descriptor to its socket (see profiler_common::sockfd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockOffsets {
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdt_max_fds: u32,
+    pub fdt_fd: u32,
+    pub file_inode: u32,
+    pub inode_mode: u32,
+    pub file_private: u32,
+    pub socket_sk: u32,
+    pub sk_family: u32,
+    /// NO_OFFSET where `sk_protocol` is a bit field (before Linux 5.6): not checked then.
+    pub sk_protocol: u32,
+}
+
+impl SockOffsets {
+    pub fn none() -> SockOffsets {
+        let n = profiler_common::netns::NO_OFFSET;
+        SockOffsets {
+            task_files: n,
+            files_fdt: n,
+            fdt_max_fds: n,
+            fdt_fd: n,
+            file_inode: n,
+            inode_mode: n,
+            file_private: n,
+            socket_sk: n,
+            sk_family: n,
+            sk_protocol: n,
+        }
+    }
+
+    pub fn from_btf(path: &Path) -> Result<SockOffsets, String> {
+        let btf = Btf::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(SockOffsets {
+            task_files: offset_of(&btf, "task_struct", &["files"])?,
+            files_fdt: offset_of(&btf, "files_struct", &["fdt"])?,
+            fdt_max_fds: offset_of(&btf, "fdtable", &["max_fds"])?,
+            fdt_fd: offset_of(&btf, "fdtable", &["fd"])?,
+            file_inode: offset_of(&btf, "file", &["f_inode"])?,
+            inode_mode: offset_of(&btf, "inode", &["i_mode"])?,
+            file_private: offset_of(&btf, "file", &["private_data"])?,
+            socket_sk: offset_of(&btf, "socket", &["sk"])?,
+            sk_family: offset_of(&btf, "sock", &["__sk_common", "skc_family"])?,
+            sk_protocol: offset_of(&btf, "sock", &["sk_protocol"])
+                .unwrap_or(profiler_common::netns::NO_OFFSET),
+        })
+    }
+}
+
 /// Names of the network namespaces this host can name: `ip netns` names (bind mounts in
 /// /run/netns), and `host` for the initial namespace (that of PID 1).
 pub fn names() -> BTreeMap<u32, String> {
@@ -151,6 +202,28 @@ mod tests {
             "{o:?}"
         );
         assert!(o.nsproxy_net.is_multiple_of(8), "{o:?}");
+    }
+
+    #[test]
+    fn socket_offsets_from_this_kernels_btf() {
+        let o = SockOffsets::from_btf(Path::new("/sys/kernel/btf/vmlinux")).expect("offsets");
+        for (name, off, align) in [
+            ("task_struct.files", o.task_files, 8),
+            ("files_struct.fdt", o.files_fdt, 8),
+            ("fdtable.fd", o.fdt_fd, 8),
+            ("file.f_inode", o.file_inode, 8),
+            ("file.private_data", o.file_private, 8),
+            ("socket.sk", o.socket_sk, 8),
+            ("sock.skc_family", o.sk_family, 2),
+            ("sock.sk_protocol", o.sk_protocol, 2),
+            ("inode.i_mode", o.inode_mode, 2),
+        ] {
+            assert!(
+                off != profiler_common::netns::NO_OFFSET && off.is_multiple_of(align),
+                "{name}: {o:?}"
+            );
+        }
+        assert!(o.task_files > 0 && o.fdt_fd > 0 && o.socket_sk > 0, "{o:?}");
     }
 
     #[test]

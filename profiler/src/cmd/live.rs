@@ -83,6 +83,7 @@ pub fn run_info(
         hostname: header.hostname.clone(),
         boot_id: header.boot_id.clone(),
         capture_mode: header.capture_mode.clone(),
+        capture_fallback: header.capture_fallback.clone(),
         start_unix_ns: header.start_unix_ns,
         wall_ns: end_mono_ns.saturating_sub(header.start_mono_ns),
         rtnlprof_version: header.rtnlprof_version.clone(),
@@ -110,7 +111,8 @@ pub fn header(capture: &Capture, start_mono_ns: u64) -> Header {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
         start_mono_ns,
-        capture_mode: "fentry".into(),
+        capture_mode: capture.mode.as_str().into(),
+        capture_fallback: capture.fallback.clone(),
         rtnl_mutex: capture.rtnl_mutex,
         skipped_hooks: capture
             .skipped
@@ -145,13 +147,25 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
     install_stop_handlers()?;
     let mut capture = Capture::start(&CaptureOptions {
         ring_bytes: args.ring_bytes,
+        mode: args.mode,
     })?;
     let header = header(&capture, super::monotonic_ns());
     sink.start(&header)?;
     if sink.banner() {
+        if let Some(why) = &capture.fallback {
+            eprintln!(
+                "rtnlprof: the full capture is refused here ({why}); capturing from tracepoints: \
+                 contended waits only, hold times are not measured"
+            );
+        }
         eprintln!(
-            "rtnlprof: profiling RTNL on {} with {} programs{}",
+            "rtnlprof: profiling RTNL on {} in {} mode with {} programs{}",
             header.kernel,
+            if capture.mode == crate::capture::Mode::Full {
+                "full"
+            } else {
+                "tracepoint"
+            },
             capture.attached(),
             if capture.skipped.is_empty() {
                 String::new()

@@ -36,7 +36,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 pub struct Refused(pub String);
 
 pub fn exit_code_for(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<report::BadInput>().is_some() || err.downcast_ref::<Refused>().is_some() {
+    let no_mode = matches!(
+        err.downcast_ref::<crate::capture::CaptureError>(),
+        Some(crate::capture::CaptureError::NoMode { .. })
+    );
+    if no_mode
+        || err.downcast_ref::<report::BadInput>().is_some()
+        || err.downcast_ref::<Refused>().is_some()
+    {
         EXIT_BAD_INPUT
     } else {
         EXIT_FAILURE

@@ -43,8 +43,11 @@ pub struct Header {
     /// Wall-clock time and CLOCK_MONOTONIC at the start of the capture.
     pub start_unix_ns: u64,
     pub start_mono_ns: u64,
-    /// "fentry" (the trampoline capture).
+    /// "fentry" (the full capture) or "tracepoint" (contended waits only).
     pub capture_mode: String,
+    /// Why the full capture did not run, when `--mode auto` fell back to the tracepoint mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_fallback: Option<String>,
     pub rtnl_mutex: u64,
     pub skipped_hooks: Vec<SkippedHook>,
     /// Names of network namespaces (inode number -> `ip netns` name, or `host`) known at the start.

@@ -90,7 +90,12 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
 
     // Line 2: rates, lost events, utilization now and over the last minute.
     let lost = Span::raw(format!("lost {}", h.lost));
-    let util = Span::raw(format!("RTNL held {:>5.1}% now", 100.0 * h.utilization_now));
+    let tp = crate::views::report::tracepoint_mode(&h.mode);
+    let util = Span::raw(if tp {
+        "RTNL held n/a (contended waits only)".to_owned()
+    } else {
+        format!("RTNL held {:>5.1}% now", 100.0 * h.utilization_now)
+    });
     let second = Line::from(vec![
         Span::raw(format!("{:.0} ev/s", h.events_per_second)),
         sep(),
@@ -132,7 +137,26 @@ fn num(n: u64) -> String {
     n.to_string()
 }
 
-fn cell_text(c: Column, r: &Row) -> String {
+/// Columns the tracepoint mode cannot measure (it sees contended waits, never a hold).
+fn unmeasured(c: Column) -> bool {
+    matches!(
+        c,
+        Column::Holds
+            | Column::HoldP50
+            | Column::HoldP99
+            | Column::HoldMax
+            | Column::HoldTotal
+            | Column::Share
+            | Column::Gp
+            | Column::Score
+            | Column::CrossNs
+    )
+}
+
+fn cell_text(c: Column, r: &Row, tracepoint: bool) -> String {
+    if tracepoint && unmeasured(c) {
+        return "n/a".into();
+    }
     let timing = !matches!(
         c,
         Column::Handler | Column::Requests | Column::Holds | Column::Score | Column::Netns
@@ -191,6 +215,7 @@ fn focused_block(title: Line<'static>, focused: bool) -> Block<'static> {
 
 fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let s = &app.snapshot;
+    let tp = crate::views::report::tracepoint_mode(&s.header.mode);
     let arrow = if app.ascending { "▲" } else { "▼" };
     let title = Line::from(vec![
         Span::raw(" RTNL holders ").bold(),
@@ -198,7 +223,11 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
             "· {} · {} rows · held {} · waited {} · sorted by {} {arrow} ",
             s.window,
             s.rows.len(),
-            human_ns(s.hold_total),
+            if tp {
+                "n/a".into()
+            } else {
+                human_ns(s.hold_total)
+            },
             human_ns(s.wait_total),
             app.sort.title()
         )),
@@ -225,7 +254,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     }));
     let rows = s.rows.iter().map(|r| {
         TRow::new(cols.iter().map(|c| {
-            let t = cell_text(*c, r);
+            let t = cell_text(*c, r, tp);
             Cell::from(if *c == Column::Handler {
                 Line::from(t)
             } else {
@@ -391,6 +420,19 @@ fn draw_candidates(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw("(score 0–175: share of hold time and of others' wait; read-only and grace periods weigh more) "),
     ]);
     let block = focused_block(title, app.focus == Focus::Lower);
+    if crate::views::report::tracepoint_mode(&app.snapshot.header.mode) {
+        frame.render_widget(
+            Paragraph::new(
+                "not measured in tracepoint mode: the candidates need hold times (this kernel \
+                 refuses the full capture; record where it runs)",
+            )
+            .dark_gray()
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block),
+            area,
+        );
+        return;
+    }
     if cands.is_empty() {
         frame.render_widget(
             Paragraph::new("no rtnetlink requests yet")

@@ -214,6 +214,29 @@ struct Snapshot {
     netns: Option<BTreeMap<String, crate::model::NsShare>>,
 }
 
+/// Families the tracepoint mode cannot fill (it sees contended waits, never a hold): left out
+/// rather than exported as zeros; `rtnlprof_build{capture_mode="tracepoint"}` says why.
+pub const TP_UNMEASURED_FAMILIES: &[&str] = &[
+    "rtnl_hold",
+    "rtnl_acquisitions",
+    "rtnl_grace_period",
+    "rtnl_grace_periods",
+    "rtnl_requests_locked",
+    "rtnl_held",
+    "rtnl_trylock_failures",
+    "rtnl_utilization_ratio",
+    "rtnl_netns_acquisitions",
+    "rtnl_netns_hold",
+    "rtnl_netns_cross_wait",
+];
+
+impl Snapshot {
+    fn measured(&self, family: &str) -> bool {
+        !crate::views::report::tracepoint_mode(&self.info.capture_mode)
+            || !TP_UNMEASURED_FAMILIES.contains(&family)
+    }
+}
+
 impl Collector for Snapshot {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let labels = |(h, k): &(String, &'static str)| -> Labels {
@@ -231,6 +254,9 @@ impl Collector for Snapshot {
                 true,
             ),
         ] {
+            if !self.measured(name) {
+                continue;
+            }
             let mut m =
                 enc.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
             for (key, s) in &self.handlers {
@@ -302,6 +328,9 @@ impl Collector for Snapshot {
             ),
         ];
         for (name, help, unit, get, msg_only) in per_handler {
+            if !self.measured(name) {
+                continue;
+            }
             let mut m = enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
             for (key, s) in &self.handlers {
                 if msg_only && key.1 != "rtnetlink" {
@@ -346,6 +375,9 @@ impl Collector for Snapshot {
             ),
         ];
         for (name, help, unit, v) in counters {
+            if !self.measured(name) {
+                continue;
+            }
             let m = enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
             if v.fract() == 0.0 {
                 ConstCounter::new(v as u64).encode(m)?;
@@ -388,6 +420,9 @@ impl Collector for Snapshot {
                 ),
             ];
             for (name, help, unit, get) in families {
+                if !self.measured(name) {
+                    continue;
+                }
                 let mut m =
                     enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
                 for (label, n) in netns {
@@ -396,12 +431,14 @@ impl Collector for Snapshot {
                 }
             }
         }
-        ConstGauge::new(i.utilization_now).encode(enc.encode_descriptor(
-            "rtnl_utilization_ratio",
-            "Fraction of the last complete second rtnl_mutex was held.",
-            None,
-            MetricType::Gauge,
-        )?)?;
+        if self.measured("rtnl_utilization_ratio") {
+            ConstGauge::new(i.utilization_now).encode(enc.encode_descriptor(
+                "rtnl_utilization_ratio",
+                "Fraction of the last complete second rtnl_mutex was held.",
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
         let build: Labels = vec![
             ("version".into(), i.version.clone()),
             ("kernel".into(), i.kernel.clone()),

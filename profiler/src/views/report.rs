@@ -18,7 +18,11 @@
 //! * `blame` [by time]: {waiter, holder, wait_ns}: time `waiter`'s acquisitions waited while
 //!   `holder` held RTNL;
 //! * `utilization`: fraction of each second RTNL was held, from the start of the run;
-//! * `candidates` [by score]: {handler, score, unlocked, reasons}.
+//! * `candidates` [by score]: {handler, score, unlocked, reasons};
+//! * `unavailable` [string]: what the capture mode could not measure. A recording of the
+//!   tracepoint mode (`capture_mode` "tracepoint") sees contended waits only: its rows have no
+//!   hold fields ([`TP_UNAVAILABLE_FIELDS`]), and `blame`, `utilization` and `candidates` are
+//!   absent; `holds`-free rows count waits in `contended_waits` and `wait`.
 
 use serde::Serialize;
 
@@ -29,6 +33,65 @@ use crate::model::{
     names, Handler, HandlerStats, Model, TaskStats,
 };
 
+/// Row fields the tracepoint mode cannot measure (it sees contended waits, never a hold).
+pub const TP_UNAVAILABLE_FIELDS: &[&str] = &[
+    "requests_locked",
+    "holds",
+    "continuation_holds",
+    "hold_ns",
+    "max_hold_ns",
+    "gp_ns",
+    "gp_count",
+    "trylock_failed",
+    "blamed_ns",
+    "cross_netns_wait_ns",
+    "hold",
+    "hold_hist",
+];
+/// Report sections the tracepoint mode cannot fill.
+pub const TP_UNAVAILABLE_SECTIONS: &[&str] = &["blame", "utilization", "candidates"];
+/// The same, in words.
+pub const TP_UNMEASURED: &str = "hold times, uncontended acquisitions, RCU grace periods under \
+     RTNL, failed trylocks, who waited behind whom, utilization and the candidates (they need \
+     hold times)";
+/// Table columns that show "n/a" in the tracepoint mode.
+const TP_UNMEASURED_COLUMNS: &[&str] = &[
+    "LOCKED",
+    "HOLDS",
+    "HELD",
+    "HOLD p50",
+    "HOLD p99",
+    "HOLD max",
+    "IN GP",
+    "MADE WAIT",
+    "BEHIND OTHER NS",
+    "SHARE",
+];
+
+/// Whether a run was captured in the tracepoint mode (contended waits only).
+pub fn tracepoint_mode(mode: &str) -> bool {
+    mode == crate::capture::Mode::TRACEPOINT
+}
+
+/// Marks the columns the tracepoint mode cannot measure "n/a" instead of showing zeros.
+fn mark_unmeasured(mut t: Table) -> Table {
+    let cols: Vec<usize> = t
+        .head
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| TP_UNMEASURED_COLUMNS.contains(h))
+        .map(|(i, _)| i)
+        .collect();
+    for row in &mut t.rows {
+        for &i in &cols {
+            if let Some(c) = row.get_mut(i) {
+                *c = "n/a".into();
+            }
+        }
+    }
+    t
+}
+
 /// What is known about the run besides the model.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunInfo {
@@ -36,6 +99,9 @@ pub struct RunInfo {
     pub hostname: String,
     pub boot_id: String,
     pub capture_mode: String,
+    /// Why the full capture did not run (`--mode auto` fell back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_fallback: Option<String>,
     pub start_unix_ns: u64,
     pub wall_ns: u64,
     pub rtnlprof_version: String,
@@ -352,7 +418,41 @@ pub fn json(model: &Model, run: &RunInfo) -> String {
         candidates: candidates::rank(model),
         netns: netns_rows(model, run),
     };
-    serde_json::to_string_pretty(&doc).expect("serializable")
+    if !tracepoint_mode(&run.capture_mode) {
+        return serde_json::to_string_pretty(&doc).expect("serializable");
+    }
+    // The tracepoint mode: what it cannot measure is left out and listed, never zeros.
+    let mut v = serde_json::to_value(&doc).expect("serializable");
+    let strip = |row: &mut serde_json::Value| {
+        if let Some(o) = row.as_object_mut() {
+            for k in TP_UNAVAILABLE_FIELDS {
+                o.remove(*k);
+            }
+        }
+    };
+    strip(&mut v["totals"]);
+    for key in ["handlers", "netns"] {
+        if let Some(rows) = v[key].as_array_mut() {
+            rows.iter_mut().for_each(strip);
+        }
+    }
+    if let Some(tasks) = v["tasks"].as_array_mut() {
+        for t in tasks {
+            if let Some(o) = t.as_object_mut() {
+                for k in ["holds", "hold_ns", "gp_ns"] {
+                    o.remove(k);
+                }
+            }
+        }
+    }
+    let o = v.as_object_mut().expect("an object");
+    for k in TP_UNAVAILABLE_SECTIONS {
+        o.remove(*k);
+    }
+    let mut unavailable: Vec<&str> = TP_UNAVAILABLE_FIELDS.to_vec();
+    unavailable.extend(TP_UNAVAILABLE_SECTIONS);
+    o.insert("unavailable".into(), unavailable.into());
+    serde_json::to_string_pretty(&v).expect("serializable")
 }
 
 /// A table both text and markdown can print (the first column left-aligned, the others right).
@@ -503,11 +603,12 @@ fn sparkline(values: &[f64]) -> String {
         .collect()
 }
 
-/// Hold-time distribution of all holds, in power-of-two buckets.
-fn histogram_lines(model: &Model) -> Vec<String> {
+/// Hold-time distribution of all holds (wait times of the contended waits in the tracepoint
+/// mode), in power-of-two buckets.
+fn histogram_lines(model: &Model, waits: bool) -> Vec<String> {
     let mut all = crate::model::hist::Hist::default();
     for s in model.handlers.values() {
-        all.merge(&s.hold);
+        all.merge(if waits { &s.wait } else { &s.hold });
     }
     let buckets = all.log2_buckets();
     let max = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
@@ -533,6 +634,8 @@ struct Sections {
     candidates: Vec<Candidate>,
     utilization: String,
     notes: Vec<String>,
+    /// The histogram is of contended waits (tracepoint mode), not of holds.
+    tracepoint: bool,
 }
 
 fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
@@ -549,7 +652,35 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
     } else {
         format!(" ({})", run.hostname)
     };
-    let mut summary = vec![
+    let tp = tracepoint_mode(&run.capture_mode);
+    let mut summary = if tp {
+        let mut v = vec![
+            format!(
+                "RTNL on {}{host} in tracepoint mode: {} requests, {} contended waits in {}; waited {}",
+                run.kernel,
+                t.requests,
+                t.contended_waits,
+                human_ns(run.wall_ns),
+                human_ns(t.wait_ns())
+            ),
+            format!(
+                "not measured in this mode (contended waits only; record in full mode for them): {TP_UNMEASURED}"
+            ),
+        ];
+        if let Some(why) = &run.capture_fallback {
+            v.push(format!("full mode refused by this kernel: {why}"));
+        }
+        if k.learned_rtnl_mutex != 0 {
+            v.push(format!(
+                "rtnl_mutex at {:#x}, learned from the kernel stack of a wait; {} waits on other mutexes before that were dropped",
+                k.learned_rtnl_mutex, k.unrelated_waits
+            ));
+        }
+        v
+    } else {
+        Vec::new()
+    };
+    summary.extend(if tp { vec![] } else { vec![
         format!(
             "RTNL on {}{host}: {} requests, {} holds in {}; held {} ({util:.1}% of the time), waited {}",
             run.kernel,
@@ -558,7 +689,8 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
             human_ns(run.wall_ns),
             human_ns(t.hold_ns()),
             human_ns(t.wait_ns())
-        ),
+        )]});
+    summary.push(
         format!(
             "contended waits {} (contention_begin {}, contention_end {}), grace periods under RTNL {} ({}), lost events {}, skipped program runs {}",
             t.contended_waits,
@@ -569,8 +701,8 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
             k.lost_events,
             k.recursion_misses
         ),
-    ];
-    if model.knows_netns() {
+    );
+    if model.knows_netns() && !tp {
         let known = model.netns.keys().filter(|&&n| n != 0).count();
         let cross: u64 = model.netns.values().map(|n| n.cross_wait_ns).sum();
         summary.push(format!(
@@ -614,7 +746,17 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
             netns_savings_table(model, opts),
         )
     });
-    let util_v = model.utilization();
+    let main = if tp {
+        (main.0, mark_unmeasured(main.1))
+    } else {
+        main
+    };
+    let extra = if tp {
+        extra.map(|(title, t)| (title, mark_unmeasured(t)))
+    } else {
+        extra
+    };
+    let util_v = if tp { Vec::new() } else { model.utilization() };
     let utilization = if util_v.is_empty() {
         String::new()
     } else {
@@ -630,9 +772,21 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
         warnings,
         main,
         extra,
-        histogram: histogram_lines(model),
-        blame: blame_table(model, opts),
-        candidates: candidates::rank(model).into_iter().take(opts.top).collect(),
+        histogram: histogram_lines(model, tp),
+        blame: if tp {
+            Table {
+                head: Vec::new(),
+                rows: Vec::new(),
+            }
+        } else {
+            blame_table(model, opts)
+        },
+        candidates: if tp {
+            Vec::new()
+        } else {
+            candidates::rank(model).into_iter().take(opts.top).collect()
+        },
+        tracepoint: tp,
         utilization,
         notes: run
             .skipped_hooks
@@ -655,7 +809,11 @@ pub fn text(model: &Model, run: &RunInfo, opts: &Options) -> String {
         out += &table.text();
     }
     if !s.histogram.is_empty() {
-        out += "\nHold times (all holds)\n";
+        out += if s.tracepoint {
+            "\nWait times (contended waits)\n"
+        } else {
+            "\nHold times (all holds)\n"
+        };
         for l in &s.histogram {
             out += l.trim_end();
             out += "\n";
@@ -699,7 +857,11 @@ pub fn markdown(model: &Model, run: &RunInfo, opts: &Options) -> String {
         out += &table.markdown();
     }
     if !s.histogram.is_empty() {
-        out += "\n## Hold times (all holds)\n\n```\n";
+        out += if s.tracepoint {
+            "\n## Wait times (contended waits)\n\n```\n"
+        } else {
+            "\n## Hold times (all holds)\n\n```\n"
+        };
         for l in &s.histogram {
             out += l.trim_end();
             out += "\n";
