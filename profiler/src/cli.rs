@@ -53,6 +53,10 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
+    /// Compare runs captured in different modes (full and tracepoint) anyway: only the figures
+    /// both measure (requests, contended waits, wait times) mean anything then.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -139,4 +139,9 @@ fn recordings_of_different_capture_modes_do_not_compare() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("captured in mode \"tracepoint\""), "{err}");
+    // --force compares them, with a warning.
+    let out = rtnlprof(&["diff", "--force", &rec, json.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("--force"), "{err}");
 }

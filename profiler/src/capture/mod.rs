@@ -453,6 +453,35 @@ impl Capture {
         }
     }
 
+    /// Whether this kernel runs BPF trampolines: loads and attaches one fentry program (on
+    /// `mutex_unlock`, with no lock to look for, so it does nothing), then detaches it.
+    pub fn probe_fentry() -> Result<(), CaptureError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(CaptureError::NotRoot);
+        }
+        let btf = match std::env::var_os(BTF_ENV) {
+            Some(path) => Btf::parse_file(&path, aya::Endianness::default()),
+            None => Btf::from_sys_fs(),
+        }
+        .map_err(|e| CaptureError::Btf(e.to_string()))?;
+        let opts = CaptureOptions {
+            ring_bytes: 1 << 16,
+            mode: ModeChoice::Full,
+        };
+        let mut ebpf = load_object(
+            &opts,
+            &netns::Offsets::none(),
+            &netns::SockOffsets::none(),
+            0,
+            Some(&btf),
+        )?;
+        let spec = PROGRAMS
+            .iter()
+            .find(|p| p.program == "mutex_unlock_entry")
+            .expect("in the list");
+        attach(&mut ebpf, spec, Some(&btf))
+    }
+
     fn btf_path() -> std::path::PathBuf {
         std::env::var_os(BTF_ENV)
             .map(std::path::PathBuf::from)

@@ -61,11 +61,16 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<i32> {
     }
     let base = load_side(&args.base)?;
     let new = load_side(&args.new)?;
-    if base.capture_mode != new.capture_mode {
+    if base.capture_mode != new.capture_mode && args.force {
+        eprintln!(
+            "rtnlprof: warning: comparing a {:?} capture with a {:?} one (--force): only requests, contended waits and wait times compare",
+            base.capture_mode, new.capture_mode
+        );
+    } else if base.capture_mode != new.capture_mode {
         return Err(bad(
             &args.new,
             format!(
-                "captured in mode {:?}, {} in {:?}: the figures do not compare",
+                "captured in mode {:?}, {} in {:?}: the figures do not compare (--force compares them anyway)",
                 new.capture_mode,
                 args.base.display(),
                 base.capture_mode
