@@ -89,7 +89,11 @@ fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     if !full_runs {
         // Said once, with the kernel's reason: the same one check gave.
-        assert_eq!(err.matches("capturing from tracepoints").count(), 1, "{err}");
+        assert_eq!(
+            err.matches("capturing from tracepoints").count(),
+            1,
+            "{err}"
+        );
         let why = check["full"]["detail"].as_str().unwrap();
         assert!(err.contains(why), "{err} / {why}");
     }
@@ -123,7 +127,10 @@ fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
         .filter(|h| h["kind"] == "msg")
         .map(|h| h["contended_waits"].as_u64().unwrap())
         .sum();
-    assert!(by_msg > 0, "no wait attributed to a message type: {report:#}");
+    assert!(
+        by_msg > 0,
+        "no wait attributed to a message type: {report:#}"
+    );
     let ip_waited = report["tasks"]
         .as_array()
         .unwrap()
@@ -139,11 +146,21 @@ fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    for f in ["hold", "hold_ns", "holds", "candidates", "utilization", "blame"] {
+    for f in [
+        "hold",
+        "hold_ns",
+        "holds",
+        "candidates",
+        "utilization",
+        "blame",
+    ] {
         assert!(unavailable.contains(&f), "{f} in {unavailable:?}");
     }
     let h = handler(&report, "AF_INET RTM_NEWADDR").unwrap();
-    assert!(h.get("hold_ns").is_none() && h.get("hold").is_none(), "{h:#}");
+    assert!(
+        h.get("hold_ns").is_none() && h.get("hold").is_none(),
+        "{h:#}"
+    );
     assert!(report.get("candidates").is_none());
 
     let text = rtnlprof(&["report", rec]);
@@ -156,7 +173,10 @@ fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
         .find(|l| l.starts_with("AF_INET RTM_NEWADDR"))
         .unwrap();
     assert!(newaddr.contains("n/a"), "{newaddr}");
-    assert!(!text.contains("Candidates for running without RTNL"), "{text}");
+    assert!(
+        !text.contains("Candidates for running without RTNL"),
+        "{text}"
+    );
     let _ = std::fs::remove_file(rec);
     let _ = std::fs::remove_file(&load);
 }
@@ -169,7 +189,11 @@ fn check_tells_the_truth_about_each_mode() {
         let out = rtnlprof(&["record", "--mode", mode, "-o", "/dev/null", "--", "true"]);
         let err = String::from_utf8_lossy(&out.stderr);
         let ok = check[key]["ok"].as_bool().unwrap();
-        assert_eq!(out.status.success(), ok, "{mode}: check says {check:#}, record says {err}");
+        assert_eq!(
+            out.status.success(),
+            ok,
+            "{mode}: check says {check:#}, record says {err}"
+        );
         if !ok {
             let why = check[key]["detail"].as_str().unwrap();
             assert!(err.contains(why), "{mode}: {err} / {why}");
@@ -221,7 +245,10 @@ fn a_kernel_with_neither_mode_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no capture mode runs on this kernel"), "{err}");
-    assert!(err.contains("rtnl_mutex") && err.contains("rtnl_lock"), "{err}");
+    assert!(
+        err.contains("rtnl_mutex") && err.contains("rtnl_lock"),
+        "{err}"
+    );
     let out = run(&["check"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");

@@ -16,7 +16,8 @@ pub struct Options {
 
 #[derive(clap::Subcommand)]
 pub enum Which {
-    /// Model throughput, bytes per event, reading throughput and peak memory of `rtnlprof report`.
+    /// Model throughput, bytes per event, reading throughput and peak memory of `rtnlprof report`,
+    /// and `record`'s userspace cost per event.
     Report {
         /// Events in the synthetic file.
         #[arg(long, default_value_t = 10_000_000)]
@@ -510,6 +511,9 @@ fn report(events: u64) -> Result<i32> {
             .arg(&file),
     )
     .context("running bench-report")?;
+    build_release("bench-record")?;
+    util::exec(Command::new(root.join("target/release/examples/bench-record")).arg("1000000"))
+        .context("running bench-record")?;
     let (secs, peak) = time_and_peak(
         Command::new(&bin)
             .args(["report", "--format", "json"])

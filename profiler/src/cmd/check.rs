@@ -80,7 +80,13 @@ fn tracepoint_exists(category: &str, name: &str) -> Option<bool> {
     ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         .iter()
         .find(|d| Path::new(d).join("events").is_dir())
-        .map(|d| Path::new(d).join("events").join(category).join(name).is_dir())
+        .map(|d| {
+            Path::new(d)
+                .join("events")
+                .join(category)
+                .join(name)
+                .is_dir()
+        })
 }
 
 pub fn report() -> Report {
@@ -150,7 +156,10 @@ pub fn report() -> Report {
                 if takers.is_empty() {
                     "none in /proc/kallsyms: the tracepoint mode cannot recognise RTNL".into()
                 } else {
-                    format!("{} (what a wait's stack is matched against)", takers.join(", "))
+                    format!(
+                        "{} (what a wait's stack is matched against)",
+                        takers.join(", ")
+                    )
                 },
             ));
         }

@@ -1,6 +1,7 @@
 //! Integration tests that run inside the QEMU guests on stock Debian kernels (6.1 and 6.12):
 //! `cargo xtask test` builds this binary, boots each kernel with it and runs it as root.
-//! They need BPF trampolines and `rtnl_mutex` in kallsyms, which the host does not offer.
+//! They need BPF trampolines and `rtnl_mutex` in kallsyms, which the host does not offer; the
+//! tracepoint mode runs here too, beside the full one.
 
 mod capture;
 mod diff;
@@ -9,6 +10,7 @@ mod record;
 mod serve;
 mod support;
 mod top;
+mod tracepoint;
 
 use support::{rtnlprof, stat_with_workload, Sent};
 

@@ -1,0 +1,86 @@
+//! Figures behind `cargo xtask bench record`: what `rtnlprof record` spends in userspace per event
+//! (decoding a ring-buffer record, encoding it into the file, compressing a frame each second),
+//! on one core. Under the guests' software emulation every microsecond here costs the profiled
+//! workload tens of microseconds, so this is the part of the overhead rtnlprof controls.
+//!
+//! Usage: bench-record EVENTS
+
+use std::{hint::black_box, time::Instant};
+
+use profiler_common::{Event, EventKind, MsgKey, Origin};
+use rtnlprof::{
+    events::Record,
+    trace::{writer::Writer, Footer, Header},
+};
+
+/// A ring-buffer record as the kernel writes it: a hold or a request of `ip` in a doit.
+fn event(i: u64) -> Event {
+    let mut ev = Event::zeroed();
+    ev.kind = if i % 2 == 0 {
+        EventKind::Hold as u8
+    } else {
+        EventKind::Request as u8
+    };
+    ev.origin = if i % 2 == 0 { Origin::Doit as u8 } else { 0 };
+    ev.lock_fn = 1;
+    ev.tid = 1000 + (i % 4) as u32;
+    ev.tgid = ev.tid;
+    ev.msg = MsgKey {
+        nlmsg_type: 18,
+        nlmsg_flags: 1,
+        family: 0,
+        _pad: [0; 3],
+        req_tid: ev.tid,
+        req_start: 1_000_000_000 + i * 50_000,
+    };
+    ev.t_start = 1_000_000_000 + i * 50_000;
+    ev.t_acquired = ev.t_start + 1_000;
+    ev.t_end = ev.t_start + 20_000;
+    ev.comm = *b"ip\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    ev.netns = 4026531840;
+    ev
+}
+
+fn main() {
+    let events: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("usage: bench-record EVENTS");
+    let raw: Vec<Event> = (0..events).map(event).collect();
+    let mut caller = |_: i32| String::from("(none)");
+
+    let t = Instant::now();
+    let mut decoded = Vec::with_capacity(raw.len());
+    for ev in &raw {
+        decoded.push(Record::from_event(ev, &mut caller).expect("decodes"));
+    }
+    let decode = t.elapsed().as_secs_f64();
+
+    // Frames as record cuts them: one per second of events at 15,000 events/s.
+    let t = Instant::now();
+    let mut w = Writer::new(
+        std::io::sink(),
+        &Header {
+            capture_mode: "fentry".into(),
+            ..Header::default()
+        },
+    )
+    .expect("header");
+    for (i, r) in decoded.iter().enumerate() {
+        w.push(r).expect("push");
+        if (i + 1) % 15_000 == 0 {
+            w.flush().expect("flush");
+        }
+    }
+    w.finish(Footer::default()).expect("finish");
+    let write = t.elapsed().as_secs_f64();
+    black_box(&decoded);
+    let per = |s: f64| s * 1e9 / events as f64;
+    println!(
+        "record path, per event: decode {:.0} ns, encode + compress + write {:.0} ns, total {:.0} ns ({:.2} M events/s on one core)",
+        per(decode),
+        per(write),
+        per(decode + write),
+        events as f64 / (decode + write) / 1e6
+    );
+}
