@@ -16,12 +16,16 @@ use rtnlprof::{
 /// A ring-buffer record as the kernel writes it: a hold or a request of `ip` in a doit.
 fn event(i: u64) -> Event {
     let mut ev = Event::zeroed();
-    ev.kind = if i % 2 == 0 {
+    ev.kind = if i.is_multiple_of(2) {
         EventKind::Hold as u8
     } else {
         EventKind::Request as u8
     };
-    ev.origin = if i % 2 == 0 { Origin::Doit as u8 } else { 0 };
+    ev.origin = if i.is_multiple_of(2) {
+        Origin::Doit as u8
+    } else {
+        0
+    };
     ev.lock_fn = 1;
     ev.tid = 1000 + (i % 4) as u32;
     ev.tgid = ev.tid;
