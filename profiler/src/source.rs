@@ -73,6 +73,10 @@ impl Sink for ChannelSink {
     fn banner(&self) -> bool {
         false
     }
+    /// A live screen: fresher than a recording needs.
+    fn poll_every(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(50)
+    }
 }
 
 /// The live capture (with CMD, if given).

@@ -290,8 +290,16 @@ fn refusals_are_one_line_with_exit_2() {
             ],
             "/nonexistent.rtnl",
         ),
-        // This host has no capture (no trampolines, no rtnl_mutex symbol).
-        (vec!["--listen".into(), "127.0.0.1:0".into()], "rtnl_mutex"),
+        // This host refuses the full capture (no trampolines, no rtnl_mutex symbol).
+        (
+            vec![
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+                "--mode".into(),
+                "full".into(),
+            ],
+            "rtnl_mutex",
+        ),
     ];
     for (args, want) in cases {
         let out = Command::new(BIN).arg("serve").args(&args).output().unwrap();
@@ -300,4 +308,44 @@ fn refusals_are_one_line_with_exit_2() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+}
+
+/// Live on this host, `serve` falls back to the tracepoint mode: it says so in
+/// `rtnlprof_build_info` and leaves out the families that mode cannot measure.
+#[test]
+fn live_on_this_host_serves_the_tracepoint_mode_without_hold_families() {
+    let port = free_port();
+    let _serve = Killed(
+        Command::new(BIN)
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(60, "serve to answer", || {
+        http::get(port, "/healthz").is_ok()
+    });
+    let mut text = String::new();
+    wait_until(30, "rtnetlink requests in /metrics", || {
+        let _ = Command::new("ip").args(["-d", "link", "show"]).output();
+        text = http::get(port, "/metrics").map(|r| r.1).unwrap_or_default();
+        text.contains("rtnl_requests_total{")
+    });
+    assert!(
+        text.contains(r#"capture_mode="tracepoint""#),
+        "{}",
+        &text[..text.len().min(3000)]
+    );
+    for family in [
+        "rtnl_hold_seconds",
+        "rtnl_held_seconds",
+        "rtnl_utilization_ratio",
+    ] {
+        assert!(
+            !text.lines().any(|l| l.starts_with(family)),
+            "{family} in tracepoint mode"
+        );
+    }
+    assert!(text.contains("rtnl_wait_seconds"), "wait histograms stay");
 }

@@ -160,9 +160,10 @@ fn pause_freezes_the_screen_while_the_replay_goes_on() {
 
 #[test]
 fn without_capture_it_says_why_and_points_to_replay() {
-    // This host refuses the capture (no BPF trampolines, no rtnl_mutex symbol): the message says
-    // why, in one line, before any screen is drawn, and names the mode that can run.
-    let t = Tmux::start("nolive", 120, 30, &format!("{BIN} top"));
+    // This host refuses the full capture (no BPF trampolines, no rtnl_mutex symbol): asked for
+    // it, the message says why, in one line, before any screen is drawn, and names the mode
+    // that can run.
+    let t = Tmux::start("nolive", 120, 30, &format!("{BIN} top --mode full"));
     let code = t.wait_exit(60);
     let s = t.screen();
     assert_eq!(code, 1, "{s}");
@@ -170,6 +171,31 @@ fn without_capture_it_says_why_and_points_to_replay() {
     assert!(msg.iter().any(|l| l.starts_with("rtnlprof: ")), "{s}");
     assert!(s.contains("--replay FILE"), "{s}");
     assert_eq!(t.pane("#{alternate_on}"), "0");
+}
+
+/// Without `--mode`, on this host, `top` runs live from tracepoints: the header says the mode
+/// and the hold columns say n/a rather than zeros.
+#[test]
+fn live_on_this_host_falls_back_to_tracepoints_and_marks_what_it_cannot_see() {
+    let t = Tmux::start("tplive", 160, 40, &format!("{BIN} top"));
+    let s = t.wait_for(60, "the live screen", |s| s.contains("│ live │"));
+    assert!(s.contains("│ tracepoint │"), "{s}");
+    assert!(s.contains("RTNL held n/a"), "{s}");
+    assert!(s.contains("not measured in tracepoint mode"), "{s}");
+    // Some rtnetlink traffic of our own, so there are rows.
+    for _ in 0..5 {
+        let _ = std::process::Command::new("ip")
+            .args(["-d", "link", "show"])
+            .output();
+    }
+    let s = t.wait_for(30, "a row with n/a", |s| {
+        table_rows(s)
+            .iter()
+            .any(|(_, cells)| cells.iter().any(|c| c == "n/a"))
+    });
+    assert!(s.contains("RTM_GETLINK"), "{s}");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(20), 0, "{}", t.screen());
 }
 
 #[test]

@@ -433,8 +433,11 @@ impl Capture {
         match opts.mode {
             ModeChoice::Full => Self::start_full(opts, kallsyms),
             ModeChoice::Tracepoint => Self::start_tracepoint(opts, kallsyms),
-            ModeChoice::Auto => match Self::start_full(opts, kallsyms.clone()) {
+            ModeChoice::Auto => match Self::start_full(opts, kallsyms) {
                 Err(full) if full.kernel_refused() => {
+                    // Read again rather than kept aside: a copy would double the peak memory
+                    // of every capture for the sake of the fallback.
+                    let kallsyms = Kallsyms::load().map_err(CaptureError::Kallsyms)?;
                     let mut c = Self::start_tracepoint(opts, kallsyms).map_err(|tp| {
                         if tp.kernel_refused() {
                             CaptureError::NoMode {

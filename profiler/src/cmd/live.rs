@@ -130,7 +130,7 @@ pub fn header(capture: &Capture, start_mono_ns: u64) -> Header {
 pub trait Sink {
     /// The capture is attached; `header` describes it.
     fn start(&mut self, header: &Header) -> anyhow::Result<()>;
-    /// A batch of records, as read from the ring buffer (every ~20 ms).
+    /// A batch of records, as read from the ring buffer (every [`Sink::poll_every`]).
     fn records(&mut self, batch: &[Record]) -> anyhow::Result<()>;
     /// The in-kernel counters, about twice a second (lost events show up here first).
     fn kernel_stats(&mut self, _stats: &KernelStats) -> anyhow::Result<()> {
@@ -139,6 +139,11 @@ pub trait Sink {
     /// Whether the capture says on stderr what it attached (not under a full-screen UI).
     fn banner(&self) -> bool {
         true
+    }
+    /// How often the ring buffer is read. The programs never wake the reader: each read takes
+    /// all that came since, so this bounds the latency, and the ring's size the rate.
+    fn poll_every(&self) -> Duration {
+        Duration::from_millis(100)
     }
 }
 
@@ -215,7 +220,7 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
         if done {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(sink.poll_every());
     }
     if let Some(mut c) = child {
         if c.try_wait()?.is_none() {
