@@ -92,6 +92,8 @@ struct Task {
     dump_netns: u32,
     /// Tracepoint mode: the route socket the request was sent on (valid with `in_req`).
     req_sk: u64,
+    /// The task's name when the request entered (valid with `in_req`).
+    req_comm: [u8; 16],
     /// The RTNL hold this thread is waiting for or holding (`kind` Hold), built from the lock
     /// call's entry and emitted at its `mutex_unlock`; `kind` 0: none.
     hold: Event,
@@ -108,6 +110,7 @@ const TASK_ZERO: Task = Task {
     req_netns: 0,
     dump_netns: 0,
     req_sk: 0,
+    req_comm: [0; 16],
     hold: Event::zeroed(),
 };
 
@@ -206,11 +209,15 @@ pub fn rtnetlink_rcv_msg_entry(ctx: FEntryContext) -> u32 {
 
 fn try_req_entry(ctx: &FEntryContext) -> Result<(), i64> {
     let nlh: *const u8 = ctx.arg(1);
-    let len: u32 = unsafe { bpf_probe_read_kernel(nlh as *const u32)? };
-    let nlmsg_type: u16 = unsafe { bpf_probe_read_kernel(nlh.add(4) as *const u16)? };
-    let nlmsg_flags: u16 = unsafe { bpf_probe_read_kernel(nlh.add(6) as *const u16)? };
+    // The header and the family byte in one read (the message sits in an skb with room after
+    // it, so 17 bytes are there even for a bare header).
+    let mut hdr = [0u8; nl::FAMILY_OFFSET + 1];
+    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel_buf(nlh, &mut hdr)? };
+    let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    let nlmsg_type = u16::from_ne_bytes([hdr[4], hdr[5]]);
+    let nlmsg_flags = u16::from_ne_bytes([hdr[6], hdr[7]]);
     let family: u8 = if len as usize > nl::FAMILY_OFFSET {
-        unsafe { bpf_probe_read_kernel(nlh.add(nl::FAMILY_OFFSET))? }
+        hdr[nl::FAMILY_OFFSET]
     } else {
         nl::NO_FAMILY
     };
@@ -221,6 +228,8 @@ fn try_req_entry(ctx: &FEntryContext) -> Result<(), i64> {
     let t = task_mut(tid).ok_or(0)?;
     unsafe {
         (*t).req_netns = netns;
+        // Read once per request: its holds and its exit take it from here.
+        (*t).req_comm = bpf_get_current_comm().unwrap_or([0; 16]);
         (*t).req = MsgKey {
             nlmsg_type,
             nlmsg_flags,
@@ -257,7 +266,7 @@ pub fn rtnetlink_rcv_msg_exit(ctx: FExitContext) -> u32 {
     ev.t_start = t.req.req_start;
     ev.t_acquired = t.req.req_start;
     ev.t_end = now;
-    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    ev.comm = t.req_comm;
     ev.netns = t.req_netns;
     emit(&ev);
     0
@@ -321,8 +330,8 @@ fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
     ev.lock_fn = f as u8;
     ev.t_start = now;
     ev.t_acquired = now;
-    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
     if t.in_req != 0 {
+        ev.comm = t.req_comm;
         ev.msg = t.req;
         ev.netns = t.req_netns;
         ev.origin = if is_dump(&t.req) {
@@ -331,10 +340,12 @@ fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
             Origin::Doit as u8
         };
     } else if t.in_dump != 0 {
+        ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
         ev.msg = t.dump;
         ev.netns = t.dump_netns;
         ev.origin = Origin::DumpContinue as u8;
     } else {
+        ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
         ev.netns = task_netns();
         ev.origin = Origin::Other as u8;
         ev.stack_id = ctx

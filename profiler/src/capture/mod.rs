@@ -506,7 +506,9 @@ impl Capture {
                 netns::Offsets::none()
             }
         };
-        // aya's own parse of the BTF after btf-rs's is dropped: one at a time in memory.
+        // aya's own parse of the BTF after btf-rs's is dropped: one at a time in memory, and
+        // what btf-rs freed handed back first, or the two parses would add up in the peak.
+        trim_heap();
         let btf = match std::env::var_os(BTF_ENV) {
             Some(path) => Btf::parse_file(&path, aya::Endianness::default()),
             None => Btf::from_sys_fs(),
@@ -809,6 +811,15 @@ fn mount_tracefs() -> Result<(), CaptureError> {
         None::<&str>,
     )
     .map_err(|e| CaptureError::Tracefs(e.to_string()))
+}
+
+/// Returns the heap's free memory to the kernel (glibc keeps it otherwise).
+fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory; no pointer is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Loads the eBPF object with this kernel's addresses and offsets.
