@@ -1,7 +1,7 @@
 //! The guest side of `cargo xtask bench overhead`: times a workload untraced and under each
 //! profiler, in rounds whose order rotates, and prints one `@@bench {json}` line per run.
 //!
-//! Usage (in the guest, as root): bench-overhead WORKLOADS ROUNDS
+//! Usage (in the guest, as root): bench-overhead WORKLOADS ROUNDS [CONFIGS]
 //!   WORKLOADS: comma-separated `micro` (ip -batch of `link show dev lo`, one RTNL acquisition
 //!   each) and `realistic` (two writers and a dumper, rtnl-workload).
 //!
@@ -178,7 +178,10 @@ struct Run {
     secs: f64,
     ok: bool,
     note: String,
+    /// The whole process (start included).
     cpu_s: Option<f64>,
+    /// While the workload ran (and, for record, its last read and the file's end).
+    cpu_run_s: Option<f64>,
     rss_kib: Option<u64>,
     events: Option<u64>,
     lost: Option<u64>,
@@ -231,6 +234,7 @@ fn under_tool(mut cmd: Command, name: &str, ready_secs: u64) -> Run {
             format!("not ready: {}", msg.lines().next().unwrap_or(""))
         },
         cpu_s: None,
+        cpu_run_s: None,
         rss_kib: None,
         events: None,
         lost: None,
@@ -243,6 +247,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
         ok,
         note: String::new(),
         cpu_s: None,
+        cpu_run_s: None,
         rss_kib: None,
         events: None,
         lost: None,
@@ -260,6 +265,8 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 .spawn()
                 .expect("rtnlprof");
             let ready = wait_for_line(child.stderr.take().unwrap(), "profiling RTNL", 120);
+            // CPU time spent starting (BTF, loading, attaching), before the workload's clock.
+            let (cpu_start, _) = proc_cpu_rss(child.id());
             let (s, ok) = timed(name);
             interrupt(&child);
             let (cpu, rss) = reap(child);
@@ -277,6 +284,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 ok: ok && ready,
                 note: not_ready(ready),
                 cpu_s: Some(cpu),
+                cpu_run_s: Some(cpu - cpu_start),
                 rss_kib: Some(rss),
                 events: Some(events),
                 lost: v["kernel_stats"]["lost_events"].as_u64(),
@@ -329,7 +337,8 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
             Run {
                 ok: ok && ready,
                 note: not_ready(ready),
-                cpu_s: Some(cpu1 - cpu0),
+                cpu_s: None,
+                cpu_run_s: Some(cpu1 - cpu0),
                 rss_kib: Some(rss),
                 ..plain(s, ok)
             }
@@ -377,6 +386,19 @@ fn main() {
         .split(',')
         .collect();
     let rounds: usize = args.get(2).map_or(7, |s| s.parse().expect("ROUNDS"));
+    // A subset of the configurations (comma-separated), e.g. to measure one change quickly.
+    let configs: Vec<&str> = match args.get(3) {
+        Some(list) => list
+            .split(',')
+            .map(|c| {
+                *CONFIGS
+                    .iter()
+                    .find(|k| **k == c)
+                    .unwrap_or_else(|| panic!("unknown configuration {c} (known: {CONFIGS:?})"))
+            })
+            .collect(),
+        None => CONFIGS.to_vec(),
+    };
     let lock = rtnl_mutex();
     let batch: String = (0..MICRO_REQUESTS).map(|_| "link show dev lo\n").collect();
     std::fs::write("/tmp/micro.batch", batch).expect("batch file");
@@ -386,14 +408,15 @@ fn main() {
         let _ = timed(w);
         for round in 0..rounds {
             // Rotate the order so no configuration always runs first or after the same one.
-            for k in 0..CONFIGS.len() {
-                let config = CONFIGS[(k + round) % CONFIGS.len()];
+            for k in 0..configs.len() {
+                let config = configs[(k + round) % configs.len()];
                 let r = run(config, w, lock);
                 println!(
                     "@@bench {}",
                     serde_json::json!({
                         "workload": w, "config": config, "round": round, "secs": r.secs,
-                        "ok": r.ok, "note": r.note, "cpu_s": r.cpu_s, "rss_kib": r.rss_kib,
+                        "ok": r.ok, "note": r.note, "cpu_s": r.cpu_s, "cpu_run_s": r.cpu_run_s,
+                        "rss_kib": r.rss_kib,
                         "events": r.events, "lost": r.lost,
                     })
                 );

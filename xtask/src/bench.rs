@@ -48,6 +48,12 @@ pub enum Which {
         /// micro, realistic, or both (comma-separated).
         #[arg(long, default_value = "micro,realistic")]
         workloads: String,
+        /// Only these configurations (comma-separated; untraced-a is the base of the ratios).
+        #[arg(
+            long,
+            default_value = "untraced-a,untraced-b,rtnlprof-record,rtnlprof-top,bpftrace,klockstat,perf-lock"
+        )]
+        configs: String,
     },
     /// Frame render time of `top` with ROWS rows, and the CPU share and memory of `top` itself
     /// replaying a recording at RATE events/s in a real terminal (tmux).
@@ -72,7 +78,8 @@ pub fn run(o: &Options) -> Result<i32> {
             kernel,
             rounds,
             workloads,
-        } => overhead(kernel, *rounds, workloads),
+            configs,
+        } => overhead(kernel, *rounds, workloads, configs),
         Which::Tui {
             rows,
             rate,
@@ -154,7 +161,11 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn overhead(kernel: &str, rounds: usize, workloads: &str) -> Result<i32> {
+fn overhead(kernel: &str, rounds: usize, workloads: &str, configs: &str) -> Result<i32> {
+    anyhow::ensure!(
+        configs.split(',').any(|c| c == "untraced-a"),
+        "--configs must include untraced-a, the base of the ratios"
+    );
     let missing: Vec<&str> = OVERHEAD_TOOLS
         .iter()
         .filter(|(p, _)| !std::path::Path::new(p).exists())
@@ -180,7 +191,7 @@ fn overhead(kernel: &str, rounds: usize, workloads: &str) -> Result<i32> {
             now()?
         );
         let mut runs: Vec<serde_json::Value> = Vec::new();
-        let cmd = format!("/usr/bin/bench-overhead {workloads} {rounds}");
+        let cmd = format!("/usr/bin/bench-overhead {workloads} {rounds} {configs}");
         let code = crate::vm::boot(&k, &bins, &cmd, 7200, None, &mut |line| {
             if let Some(j) = line.strip_prefix("@@bench ") {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(j) {
@@ -232,7 +243,7 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<16} {:>9} {:>9} {:>7} {:>7}  rtnlprof: events/s, lost, CPU s, peak RSS",
+            "{:<16} {:>9} {:>9} {:>7} {:>7}  rtnlprof: events/s, lost, CPU s in the run (all), peak RSS",
             "CONFIG", "MEDIAN s", "MIN s", "RATIO", "OK"
         );
         let mut configs: Vec<&str> = runs
@@ -261,6 +272,8 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
             let mut extra = String::new();
             if c.starts_with("rtnlprof") {
                 let mut cpu: Vec<f64> = rs.iter().filter_map(|r| r["cpu_s"].as_f64()).collect();
+                let mut cpu_run: Vec<f64> =
+                    rs.iter().filter_map(|r| r["cpu_run_s"].as_f64()).collect();
                 let rss = rs
                     .iter()
                     .filter_map(|r| r["rss_kib"].as_u64())
@@ -282,9 +295,14 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
                 } else {
                     "lost: see header".into()
                 };
+                let all = if cpu.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({:.2} s)", median(&mut cpu))
+                };
                 extra = format!(
-                    "{eps}, {lost}, CPU median {:.2} s, peak RSS {:.1} MiB",
-                    median(&mut cpu),
+                    "{eps}, {lost}, CPU median {:.2} s{all}, peak RSS {:.1} MiB",
+                    median(&mut cpu_run),
                     rss as f64 / 1024.0
                 );
             }

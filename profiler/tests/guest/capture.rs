@@ -202,18 +202,32 @@ fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
 fn a_kernel_without_rtnl_mutex_in_kallsyms_is_one_line() {
     sh("grep -v ' rtnl_mutex$' /proc/kallsyms > /tmp/kallsyms-without-rtnl");
     let out = Command::new(RTNLPROF)
-        .args(["stat", "--", "true"])
+        .args(["stat", "--mode", "full", "--", "true"])
         .env("RTNLPROF_KALLSYMS", "/tmp/kallsyms-without-rtnl")
         .output()
         .unwrap();
     assert_one_line_failure(&out, "rtnl_mutex is not in /proc/kallsyms");
+    // The default mode falls back to the tracepoints instead, and says so once.
+    let out = Command::new(RTNLPROF)
+        .args(["stat", "--", "true"])
+        .env("RTNLPROF_KALLSYMS", "/tmp/kallsyms-without-rtnl")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("capturing from tracepoints").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("in tracepoint mode"), "{err}");
 }
 
 #[test]
 fn a_program_the_kernel_refuses_is_one_line() {
     // The BTF of a module has none of the functions: loading the first program fails.
     let out = Command::new(RTNLPROF)
-        .args(["stat", "--", "true"])
+        .args(["stat", "--mode", "full", "--", "true"])
         .env("RTNLPROF_BTF", "/sys/kernel/btf/dummy")
         .output()
         .unwrap();
