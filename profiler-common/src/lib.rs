@@ -16,6 +16,11 @@ pub enum EventKind {
     Hold = 2,
     /// A `mutex_trylock(&rtnl_mutex)` that failed.
     TrylockFailed = 3,
+    /// A request and the last hold it took, in one record (the common case: one hold per
+    /// request, so one ring-buffer record instead of two). The hold's fields are a Hold's; the
+    /// request's start is `msg.req_start`, its end `req_end`, its return value `ret`. Inside the
+    /// programs this kind also marks a released hold waiting for its request's return.
+    RequestHold = 4,
 }
 
 impl EventKind {
@@ -24,6 +29,7 @@ impl EventKind {
             1 => Some(Self::Request),
             2 => Some(Self::Hold),
             3 => Some(Self::TrylockFailed),
+            4 => Some(Self::RequestHold),
             _ => None,
         }
     }
@@ -148,6 +154,8 @@ pub struct Event {
     pub _pad: u32,
     /// Tracepoint mode: the address of the mutex waited for (userspace keeps those of rtnl_mutex).
     pub lock: u64,
+    /// RequestHold: return of `rtnetlink_rcv_msg`.
+    pub req_end: u64,
 }
 
 impl Event {
@@ -171,6 +179,7 @@ impl Event {
             netns: 0,
             _pad: 0,
             lock: 0,
+            req_end: 0,
         }
     }
 }
@@ -221,7 +230,8 @@ pub mod sockfd {
 
 /// Indexes into the per-CPU `STATS` array (counters kept in the kernel).
 pub mod stat {
-    /// Events that could not be reserved in the ring buffer (lost).
+    /// Events that could not be reserved in the ring buffer (lost); a lost RequestHold counts
+    /// as the two events (request and hold) it stands for.
     pub const LOST_EVENTS: u32 = 0;
     /// `lock:contention_begin` on `rtnl_mutex`.
     pub const CONTENTION_BEGIN: u32 = 1;

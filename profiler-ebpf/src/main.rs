@@ -195,7 +195,13 @@ fn emit(ev: &Event) {
             // No wake-up: the reader polls the ring every 20 ms instead of waiting on it.
             slot.submit(BPF_RB_NO_WAKEUP as u64);
         }
-        None => bump(stat::LOST_EVENTS),
+        None => {
+            // Lost events are counted as userspace would have counted them: a RequestHold is two.
+            bump(stat::LOST_EVENTS);
+            if ev.kind == EventKind::RequestHold as u8 {
+                bump(stat::LOST_EVENTS);
+            }
+        }
     }
 }
 
@@ -257,6 +263,15 @@ pub fn rtnetlink_rcv_msg_exit(ctx: FExitContext) -> u32 {
     }
     t.in_req = 0;
     let ret: i32 = ctx.arg::<i64>(3) as i32;
+    if t.hold.kind == EventKind::RequestHold as u8 {
+        // The request's last hold, released and kept for this moment: one record for both.
+        let ev = &mut t.hold;
+        ev.ret = ret;
+        ev.req_end = now;
+        emit(ev);
+        ev.kind = 0;
+        return 0;
+    }
     let mut ev = Event::zeroed();
     ev.kind = EventKind::Request as u8;
     ev.tid = tid;
@@ -323,6 +338,11 @@ fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
     };
     let t = unsafe { &mut *t };
     let ev = &mut t.hold;
+    if ev.kind == EventKind::RequestHold as u8 {
+        // A second hold in the same request: the first goes out on its own.
+        ev.kind = EventKind::Hold as u8;
+        emit(ev);
+    }
     *ev = Event::zeroed();
     ev.kind = EventKind::Hold as u8;
     ev.tid = tid;
@@ -420,19 +440,27 @@ pub fn mutex_unlock_entry(ctx: FEntryContext) -> u32 {
         return 0;
     }
     let now = unsafe { bpf_ktime_get_ns() };
-    let held = match TASKS.get_ptr_mut(tid()) {
-        Some(t) => unsafe { &mut (*t).hold },
+    let t = match TASKS.get_ptr_mut(tid()) {
+        Some(t) => unsafe { &mut *t },
         None => {
             bump(stat::UNMATCHED_RELEASE);
             return 0;
         }
     };
+    let held = &mut t.hold;
     if held.kind != EventKind::Hold as u8 {
         bump(stat::UNMATCHED_RELEASE);
         return 0;
     }
     held.t_end = now;
     bump(stat::ACQUISITIONS);
+    let in_request = held.origin == Origin::Doit as u8 || held.origin == Origin::DumpStart as u8;
+    if in_request && t.in_req != 0 && held.msg.req_start == t.req.req_start {
+        // Taken inside the request this thread is still in: it goes out with the request at
+        // its return, in one record (see rtnetlink_rcv_msg_exit).
+        held.kind = EventKind::RequestHold as u8;
+        return 0;
+    }
     emit(held);
     held.kind = 0;
     0

@@ -18,6 +18,7 @@ const CONFIGS: &[&str] = &[
     "untraced-a",
     "untraced-b",
     "rtnlprof-record",
+    "rtnlprof-ring4k",
     "rtnlprof-top",
     "bpftrace",
     "klockstat",
@@ -257,9 +258,14 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
             let (s, ok) = timed(name);
             plain(s, ok)
         }
-        "rtnlprof-record" => {
+        "rtnlprof-record" | "rtnlprof-ring4k" => {
             let mut child = Command::new("/usr/bin/rtnlprof")
                 .args(["record", "-o", "/tmp/bench.rtnl"])
+                .args(if config == "rtnlprof-ring4k" {
+                    &["--ring-bytes", "4096"][..]
+                } else {
+                    &[][..]
+                })
                 .stderr(Stdio::piped())
                 .stdout(Stdio::null())
                 .spawn()

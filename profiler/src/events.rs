@@ -149,6 +149,31 @@ impl Record {
         Self::from_event(&ev, caller)
     }
 
+    /// Decodes one ring-buffer record into `out`: one record, or two for a RequestHold (the
+    /// hold, then its request). Returns how many.
+    pub fn decode_into(
+        ev: &Event,
+        caller: &mut dyn FnMut(i32) -> String,
+        out: &mut Vec<Record>,
+    ) -> Result<usize, DecodeError> {
+        if ev.kind != EventKind::RequestHold as u8 {
+            out.push(Self::from_event(ev, caller)?);
+            return Ok(1);
+        }
+        let mut hold = *ev;
+        hold.kind = EventKind::Hold as u8;
+        let hold = Self::from_event(&hold, caller)?;
+        let mut req = *ev;
+        req.kind = EventKind::Request as u8;
+        req.t_start = ev.msg.req_start;
+        req.t_acquired = ev.msg.req_start;
+        req.t_end = ev.req_end;
+        out.push(hold);
+        out.push(Self::from_event(&req, caller)?);
+        Ok(2)
+    }
+
+    /// Decodes a record of one kind (not RequestHold: see [`Record::decode_into`]).
     pub fn from_event(
         ev: &Event,
         caller: &mut dyn FnMut(i32) -> String,
@@ -164,6 +189,7 @@ impl Record {
             start_ns: ev.msg.req_start,
         };
         match EventKind::from_u8(ev.kind).ok_or(DecodeError::Kind(ev.kind))? {
+            EventKind::RequestHold => Err(DecodeError::Kind(ev.kind)),
             EventKind::Request => Ok(Record::Request(Request {
                 msg,
                 nlmsg_flags: ev.msg.nlmsg_flags,
@@ -223,9 +249,10 @@ mod tests {
 
     #[test]
     fn event_has_no_padding() {
-        // kind..ret (16) + MsgKey (2+2+1+3+4+8) + 4 × u64 + u32 + i32 + comm 16 + netns, pad + lock
+        // kind..ret (16) + MsgKey (2+2+1+3+4+8) + 4 × u64 + u32 + i32 + comm 16 + netns, pad
+        // + lock + req_end
         assert_eq!(std::mem::size_of::<profiler_common::MsgKey>(), 24);
-        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16 + 8 + 8);
+        assert_eq!(EVENT_SIZE, 16 + 24 + 32 + 8 + 16 + 8 + 8 + 8);
     }
 
     #[test]
@@ -251,6 +278,65 @@ mod tests {
         assert!(r.msg.dump);
         assert_eq!(r.task.comm, "ip");
         assert_eq!(r.end_ns - r.start_ns, 150);
+    }
+
+    #[test]
+    fn a_request_hold_is_its_hold_then_its_request() {
+        let mut ev = Event::zeroed();
+        ev.kind = EventKind::RequestHold as u8;
+        ev.origin = Origin::Doit as u8;
+        ev.lock_fn = LockFn::Lock as u8;
+        ev.tid = 7;
+        ev.tgid = 7;
+        ev.ret = -17;
+        ev.msg = MsgKey {
+            nlmsg_type: 16,
+            nlmsg_flags: 0x605,
+            family: 0,
+            _pad: [0; 3],
+            req_tid: 7,
+            req_start: 100,
+        };
+        ev.t_start = 110;
+        ev.t_acquired = 120;
+        ev.t_end = 200;
+        ev.req_end = 230;
+        ev.gp_ns = 30;
+        ev.gp_count = 1;
+        ev.netns = 4026531840;
+        ev.comm[..2].copy_from_slice(b"ip");
+        let mut out = Vec::new();
+        assert_eq!(
+            Record::decode_into(&ev, &mut |_| String::new(), &mut out),
+            Ok(2)
+        );
+        let [Record::Hold(h), Record::Request(r)] = &out[..] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            (h.wait_start_ns, h.acquired_ns, h.released_ns, h.gp_ns),
+            (110, 120, 200, 30)
+        );
+        assert_eq!(
+            h.context,
+            HoldContext::Request {
+                msg: MsgType::from_wire(0, 16, 0x605),
+                id: RequestId {
+                    tid: 7,
+                    start_ns: 100
+                }
+            }
+        );
+        assert_eq!((r.start_ns, r.end_ns, r.ret), (100, 230, -17));
+        assert_eq!(
+            (r.task.comm.as_str(), r.netns, h.netns),
+            ("ip", 4026531840, 4026531840)
+        );
+        // A single-kind record decodes alone; a RequestHold is never taken for one.
+        assert_eq!(
+            Record::from_event(&ev, &mut |_| String::new()),
+            Err(DecodeError::Kind(4))
+        );
     }
 
     #[test]

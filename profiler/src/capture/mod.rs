@@ -701,11 +701,8 @@ impl Capture {
                 }
             }
             let mut resolve = |id: i32| caller_name(stacks, kallsyms, callers, id);
-            match Record::from_event(&ev, &mut resolve) {
-                Ok(r) => {
-                    out.push(r);
-                    n += 1;
-                }
+            match Record::decode_into(&ev, &mut resolve, out) {
+                Ok(k) => n += k,
                 Err(DecodeError::Size(_) | DecodeError::Kind(_))
                 | Err(DecodeError::Origin(_) | DecodeError::LockFn(_)) => *decode_errors += 1,
             }
