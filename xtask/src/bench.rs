@@ -49,6 +49,7 @@ pub enum Which {
         #[arg(long, default_value = "micro,realistic")]
         workloads: String,
         /// Only these configurations (comma-separated; untraced-a is the base of the ratios).
+        /// Also known: rtnlprof-ring4k, record with a one-page ring (the probes' cost alone).
         #[arg(
             long,
             default_value = "untraced-a,untraced-b,rtnlprof-record,rtnlprof-top,bpftrace,klockstat,perf-lock"
@@ -257,6 +258,7 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
             "untraced-a",
             "untraced-b",
             "rtnlprof-record",
+            "rtnlprof-ring4k",
             "rtnlprof-top",
             "bpftrace",
             "klockstat",
@@ -290,7 +292,7 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
                     let mut e = eps;
                     format!("{:.0} events/s", median(&mut e))
                 };
-                let lost = if c == "rtnlprof-record" {
+                let lost = if c == "rtnlprof-record" || c == "rtnlprof-ring4k" {
                     format!("{lost} lost")
                 } else {
                     "lost: see header".into()
