@@ -187,20 +187,38 @@ fn task_netns() -> u32 {
     net_inum(read_ptr(nsproxy, OFF_NSPROXY_NET.load()))
 }
 
+/// Zeroes an event with word stores (`stack_id` -1, as [`Event::zeroed`]): a plain
+/// `*ev = Event::zeroed()` compiles to a call of a byte-at-a-time memset in BPF.
+#[inline(always)]
+fn zero(ev: *mut Event) {
+    const WORDS: usize = core::mem::size_of::<Event>() / 8;
+    let p = ev.cast::<u64>();
+    for i in 0..WORDS {
+        // Volatile: LLVM would turn the loop back into a memset call.
+        unsafe { core::ptr::write_volatile(p.add(i), 0) };
+    }
+    unsafe { (*ev).stack_id = -1 };
+}
+
+/// A zeroed event on the stack.
+#[inline(always)]
+fn stack_event() -> Event {
+    let mut slot = core::mem::MaybeUninit::<Event>::uninit();
+    zero(slot.as_mut_ptr());
+    // SAFETY: every byte was written by zero().
+    unsafe { slot.assume_init() }
+}
+
 #[inline(always)]
 fn emit(ev: &Event) {
-    match EVENTS.reserve::<Event>(0) {
-        Some(mut slot) => {
-            slot.write(*ev);
-            // No wake-up: the reader polls the ring every 20 ms instead of waiting on it.
-            slot.submit(BPF_RB_NO_WAKEUP as u64);
-        }
-        None => {
-            // Lost events are counted as userspace would have counted them: a RequestHold is two.
+    // bpf_ringbuf_output copies in the kernel; writing into a reserved slot from BPF would copy
+    // byte by byte (memmove).
+    // No wake-up: the reader polls the ring instead of waiting on it.
+    if EVENTS.output::<Event>(ev, BPF_RB_NO_WAKEUP as u64).is_err() {
+        // Lost events are counted as userspace would have counted them: a RequestHold is two.
+        bump(stat::LOST_EVENTS);
+        if ev.kind == EventKind::RequestHold as u8 {
             bump(stat::LOST_EVENTS);
-            if ev.kind == EventKind::RequestHold as u8 {
-                bump(stat::LOST_EVENTS);
-            }
         }
     }
 }
@@ -213,17 +231,28 @@ pub fn rtnetlink_rcv_msg_entry(ctx: FEntryContext) -> u32 {
     0
 }
 
+/// `struct nlmsghdr` and the first byte after it (the family of every rtnetlink message).
+#[repr(C, packed)]
+#[derive(Copy, Clone)]
+struct NlHead {
+    len: u32,
+    ty: u16,
+    flags: u16,
+    _seq: u32,
+    _pid: u32,
+    family: u8,
+}
+const _: () = assert!(core::mem::size_of::<NlHead>() == nl::FAMILY_OFFSET + 1);
+
 fn try_req_entry(ctx: &FEntryContext) -> Result<(), i64> {
     let nlh: *const u8 = ctx.arg(1);
     // The header and the family byte in one read (the message sits in an skb with room after
     // it, so 17 bytes are there even for a bare header).
-    let mut hdr = [0u8; nl::FAMILY_OFFSET + 1];
-    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel_buf(nlh, &mut hdr)? };
-    let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-    let nlmsg_type = u16::from_ne_bytes([hdr[4], hdr[5]]);
-    let nlmsg_flags = u16::from_ne_bytes([hdr[6], hdr[7]]);
+    // Read as a struct, not into a zeroed array: zeroing costs a memset call in BPF.
+    let hdr: NlHead = unsafe { bpf_probe_read_kernel(nlh.cast()) }?;
+    let (len, nlmsg_type, nlmsg_flags) = (hdr.len, hdr.ty, hdr.flags);
     let family: u8 = if len as usize > nl::FAMILY_OFFSET {
-        hdr[nl::FAMILY_OFFSET]
+        hdr.family
     } else {
         nl::NO_FAMILY
     };
@@ -272,7 +301,7 @@ pub fn rtnetlink_rcv_msg_exit(ctx: FExitContext) -> u32 {
         ev.kind = 0;
         return 0;
     }
-    let mut ev = Event::zeroed();
+    let mut ev = stack_event();
     ev.kind = EventKind::Request as u8;
     ev.tid = tid;
     ev.tgid = (pid_tgid >> 32) as u32;
@@ -343,7 +372,7 @@ fn lock_entry<C: StackIdContext>(ctx: &C, lock: u64, f: LockFn) {
         ev.kind = EventKind::Hold as u8;
         emit(ev);
     }
-    *ev = Event::zeroed();
+    zero(ev);
     ev.kind = EventKind::Hold as u8;
     ev.tid = tid;
     ev.tgid = (pid_tgid >> 32) as u32;
@@ -628,7 +657,7 @@ pub fn tp_contention_begin(ctx: TracePointContext) -> u32 {
     }
     let now = unsafe { bpf_ktime_get_ns() };
     let ev = &mut t.hold;
-    *ev = Event::zeroed();
+    zero(ev);
     ev.kind = EventKind::Hold as u8;
     ev.tid = tid;
     ev.tgid = (pid_tgid >> 32) as u32;
@@ -830,7 +859,7 @@ fn tp_send_exit(ctx: &TracePointContext) {
     } else {
         let _ = DUMPS.remove(t.req_sk);
     }
-    let mut ev = Event::zeroed();
+    let mut ev = stack_event();
     ev.kind = EventKind::Request as u8;
     ev.tid = tid;
     ev.tgid = (pid_tgid >> 32) as u32;

@@ -34,6 +34,10 @@ pub struct Options {
     /// Boot this kernel image instead of the Debian package's (for trying a kernel of your own).
     #[arg(long, value_name = "PATH")]
     pub vmlinuz: Option<PathBuf>,
+    /// Also copy this program of the host (with the libraries it links) to the same path in the
+    /// guest, e.g. `--with /usr/bin/perf`. Repeatable.
+    #[arg(long = "with", value_name = "PATH")]
+    pub with: Vec<PathBuf>,
     /// The command to run in the guest, as root, with tracefs, debugfs and bpffs mounted. A single
     /// argument is run as a shell command line.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -55,7 +59,12 @@ pub fn kernels(spec: &str) -> Result<Vec<Kernel>> {
 pub fn run(o: &Options) -> Result<i32> {
     setup::ensure()?;
     let kernels = kernels(&o.kernel)?;
-    let bins = build::guest_binaries(false)?;
+    let mut bins = build::guest_binaries(false)?;
+    for p in &o.with {
+        anyhow::ensure!(p.is_file(), "--with {}: no such program", p.display());
+        bins.extra
+            .push((p.clone(), p.to_string_lossy().into_owned()));
+    }
     // One argument is a shell command line (like ssh's); several are quoted word by word.
     let cmd = match o.cmd.as_slice() {
         [one] => one.clone(),

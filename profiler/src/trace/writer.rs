@@ -7,7 +7,7 @@ use crate::events::Record;
 
 /// Records per frame at most (a frame is also cut whenever the caller calls `flush`).
 pub const FRAME_RECORDS: usize = 1 << 16;
-const ZSTD_LEVEL: i32 = 6;
+const ZSTD_LEVEL: i32 = 3;
 
 pub struct Writer<W: Write> {
     out: W,
