@@ -2,7 +2,9 @@
 //! is described here; the tracepoint mode (`tp_*`, for kernels that refuse them) at its section.
 //!
 //! * `rtnetlink_rcv_msg` entry/exit: one Request event per netlink message, and the per-task
-//!   "current request" every RTNL hold taken meanwhile is attributed to.
+//!   "current request" every RTNL hold taken meanwhile is attributed to. A request's last hold
+//!   waits in the task's state for the request's return and leaves with it in one RequestHold
+//!   record (one ring-buffer record per request in the common case instead of two).
 //! * fentry `mutex_lock*` / fexit `mutex_trylock` / fentry `mutex_unlock` filtered on `&rtnl_mutex` (RTNL_MUTEX, set by
 //!   the loader from /proc/kallsyms): `rtnl_lock()` is inlined into its callers on distro kernels, so
 //!   the mutex entry points are the only hooks that see every acquisition.
