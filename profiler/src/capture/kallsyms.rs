@@ -7,6 +7,9 @@ pub struct Symbol {
     pub addr: u64,
     pub kind: char,
     pub name: String,
+    /// Listed with a `[module]` (also `[bpf]`): in the module area, where BPF programs' JIT-ed
+    /// code lies too and borrows the name of the symbol before it.
+    pub module: bool,
 }
 
 /// Kernel symbols sorted by address.
@@ -36,6 +39,7 @@ impl Kallsyms {
                 addr,
                 kind,
                 name: name.to_owned(),
+                module: it.next().is_some_and(|m| m.starts_with('[')),
             });
         }
         syms.sort_by_key(|s| s.addr);
@@ -62,12 +66,16 @@ impl Kallsyms {
 
     /// The function containing `addr`.
     pub fn function_at(&self, addr: u64) -> Option<&str> {
+        self.symbol_at(addr).map(|s| s.name.as_str())
+    }
+
+    /// The function symbol an address falls in (the last one at or before it).
+    fn symbol_at(&self, addr: u64) -> Option<&Symbol> {
         let idx = self.syms.partition_point(|s| s.addr <= addr);
         self.syms[..idx]
             .iter()
             .rev()
             .find(|s| matches!(s.kind, 't' | 'T' | 'w' | 'W'))
-            .map(|s| s.name.as_str())
     }
 
     /// The caller that a hold outside rtnetlink is attributed to: the first frame after the mutex
@@ -75,16 +83,24 @@ impl Kallsyms {
     /// skipped whatever they resolve to: JIT-ed code has no kallsyms entry of its own unless
     /// net.core.bpf_jit_kallsyms is set, so it would borrow the name of the last module symbol.
     pub fn caller_of(&self, frames: &[u64]) -> Option<String> {
-        let names: Vec<Option<&str>> = frames.iter().map(|&ip| self.function_at(ip)).collect();
-        let start = names
+        let syms: Vec<Option<&Symbol>> = frames.iter().map(|&ip| self.symbol_at(ip)).collect();
+        // Without a helper frame, the leading frames past the kernel's text are the BPF
+        // program's (a module's own caller then goes unnamed rather than misnamed).
+        let etext = self.addr_of("_etext").unwrap_or(u64::MAX);
+        let start = syms
             .iter()
-            .position(|n| n.is_some_and(is_lock_helper))
-            .unwrap_or(0);
-        names[start..]
+            .position(|s| s.is_some_and(|s| is_lock_helper(&s.name)))
+            .or_else(|| {
+                frames
+                    .iter()
+                    .zip(&syms)
+                    .position(|(&ip, s)| ip < etext && s.is_some_and(|s| !s.module))
+            })?;
+        syms[start..]
             .iter()
             .flatten()
-            .find(|name| !is_lock_helper(name))
-            .map(|s| (*s).to_owned())
+            .find(|s| !is_lock_helper(&s.name))
+            .map(|s| s.name.clone())
     }
 }
 
@@ -152,6 +168,7 @@ ffffffff81100100 T rtnl_lock
 ffffffff81200000 t dev_ioctl
 ffffffff81200400 T devinet_ioctl
 ffffffff82000000 b rtnl_mutex
+ffffffff82000020 T _etext
 ffffffffc0000000 t bpf_trampoline_6442 [bpf]
 ffffffffc0000100 t handshake_exit [handshake]
 garbage line
@@ -187,6 +204,19 @@ garbage line
         // Without any helper frame, the first frame that is not BPF machinery.
         assert_eq!(
             k.caller_of(&[0xffffffff81200010]).as_deref(),
+            Some("dev_ioctl")
+        );
+        assert_eq!(
+            k.caller_of(&[0xffffffffc0100010, 0xffffffff81200010])
+                .as_deref(),
+            Some("dev_ioctl")
+        );
+        // Only frames in the module area and no helper: no name rather than a borrowed one.
+        assert_eq!(k.caller_of(&[0xffffffffc0100010]), None);
+        // Past the kernel's text, even where the symbol before is not a module's.
+        assert_eq!(
+            k.caller_of(&[0xffffffff82000030, 0xffffffff81200010])
+                .as_deref(),
             Some("dev_ioctl")
         );
     }
