@@ -7,15 +7,14 @@ pub struct Symbol {
     pub addr: u64,
     pub kind: char,
     pub name: String,
-    /// Listed with a `[module]` (also `[bpf]`): in the module area, where BPF programs' JIT-ed
-    /// code lies too and borrows the name of the symbol before it.
-    pub module: bool,
 }
 
 /// Kernel symbols sorted by address.
 #[derive(Debug, Default, Clone)]
 pub struct Kallsyms {
     syms: Vec<Symbol>,
+    /// End of the kernel's own text (`_etext`): modules and BPF JIT-ed code lie past it.
+    etext: u64,
 }
 
 impl Kallsyms {
@@ -39,11 +38,14 @@ impl Kallsyms {
                 addr,
                 kind,
                 name: name.to_owned(),
-                module: it.next().is_some_and(|m| m.starts_with('[')),
             });
         }
         syms.sort_by_key(|s| s.addr);
-        Ok(Kallsyms { syms })
+        let etext = syms
+            .iter()
+            .find(|s| s.name == "_etext")
+            .map_or(u64::MAX, |s| s.addr);
+        Ok(Kallsyms { syms, etext })
     }
 
     /// /proc/kallsyms, or the file $RTNLPROF_KALLSYMS names (a saved copy, for another kernel's
@@ -86,7 +88,6 @@ impl Kallsyms {
         let syms: Vec<Option<&Symbol>> = frames.iter().map(|&ip| self.symbol_at(ip)).collect();
         // Without a helper frame, the leading frames past the kernel's text are the BPF
         // program's (a module's own caller then goes unnamed rather than misnamed).
-        let etext = self.addr_of("_etext").unwrap_or(u64::MAX);
         let start = syms
             .iter()
             .position(|s| s.is_some_and(|s| is_lock_helper(&s.name)))
@@ -94,7 +95,7 @@ impl Kallsyms {
                 frames
                     .iter()
                     .zip(&syms)
-                    .position(|(&ip, s)| ip < etext && s.is_some_and(|s| !s.module))
+                    .position(|(&ip, s)| ip < self.etext && s.is_some())
             })?;
         syms[start..]
             .iter()
