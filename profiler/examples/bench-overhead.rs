@@ -177,6 +177,8 @@ fn proc_cpu_rss(pid: u32) -> (f64, u64) {
 
 struct Run {
     secs: f64,
+    /// CPU time all tasks ran in the run's window (see `timed`).
+    busy_s: f64,
     ok: bool,
     note: String,
     /// The whole process (start included).
@@ -188,14 +190,37 @@ struct Run {
     lost: Option<u64>,
 }
 
-fn timed(name: &str) -> (f64, bool) {
+/// CPU time all tasks on all CPUs have run (ns), from /proc/schedstat: each CPU's line carries
+/// the time its tasks ran (the idle task not counted), kept by the scheduler's clock.
+fn busy_ns() -> u64 {
+    std::fs::read_to_string("/proc/schedstat")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("cpu"))
+        .filter_map(|l| l.split_whitespace().nth(7)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// After the workload, the window of busy CPU time stays open this long: what a profiler does
+/// with the records the workload left (and a tool's teardown does not start before it ends).
+const AFTER: Duration = Duration::from_millis(500);
+
+/// Before the workload, the machine settles this long: the previous run's teardown ends.
+const SETTLE: Duration = Duration::from_millis(1000);
+
+/// One timed run of a workload (after SETTLE): its wall time, whether it succeeded, and the CPU
+/// time every task on the machine ran from its start until AFTER its end.
+fn timed(name: &str) -> (f64, bool, f64) {
+    let b0 = busy_ns();
     let t = Instant::now();
     let out = workload(name)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("workload runs");
-    (t.elapsed().as_secs_f64(), out.success())
+    let secs = t.elapsed().as_secs_f64();
+    std::thread::sleep(AFTER);
+    (secs, out.success(), (busy_ns() - b0) as f64 / 1e9)
 }
 
 fn tmux(args: &[&str]) -> std::process::Output {
@@ -221,13 +246,15 @@ fn under_tool(mut cmd: Command, name: &str, ready_secs: u64) -> Run {
     // Drained on a thread (the tool prints its maps at exit).
     wait_for_line(child.stdout.take().unwrap(), "never printed", 0);
     let ready = wait_for_programs(before, ready_secs);
-    let (secs, ok) = timed(name);
+    std::thread::sleep(SETTLE);
+    let (secs, ok, busy_s) = timed(name);
     interrupt(&child);
     let mut msg = String::new();
     let _ = BufReader::new(err).read_to_string(&mut msg);
     reap(child);
     Run {
         secs,
+        busy_s,
         ok: ok && ready,
         note: if ready {
             String::new()
@@ -243,8 +270,9 @@ fn under_tool(mut cmd: Command, name: &str, ready_secs: u64) -> Run {
 }
 
 fn run(config: &str, name: &str, lock: u64) -> Run {
-    let plain = |secs, ok| Run {
+    let plain = |(secs, ok, busy_s): (f64, bool, f64)| Run {
         secs,
+        busy_s,
         ok,
         note: String::new(),
         cpu_s: None,
@@ -255,8 +283,8 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
     };
     match config {
         "untraced-a" | "untraced-b" => {
-            let (s, ok) = timed(name);
-            plain(s, ok)
+            std::thread::sleep(SETTLE);
+            plain(timed(name))
         }
         // rtnlprof-ring4k (a diagnostic, not in xtask's default list): a ring of one page takes
         // almost nothing, so userspace has almost nothing to do: the probes' cost alone.
@@ -275,11 +303,13 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 .expect("rtnlprof");
             let ready = wait_for_line(child.stderr.take().unwrap(), "profiling RTNL", 120);
             // CPU time spent starting (BTF, loading, attaching), before the workload's clock.
+            std::thread::sleep(SETTLE);
             let (cpu_start, _) = proc_cpu_rss(child.id());
-            let (s, ok) = timed(name);
+            let t = timed(name);
+            let ok = t.1;
             // Its CPU time while the workload ran, and the reads of what it left in the ring
-            // (read every 100 ms), before the teardown (detaching costs system time, untimed).
-            std::thread::sleep(Duration::from_millis(300));
+            // (read every 100 ms, within AFTER), before the teardown (detaching costs system
+            // time, untimed).
             let (cpu_run, _) = proc_cpu_rss(child.id());
             interrupt(&child);
             let (cpu, rss) = reap(child);
@@ -289,10 +319,10 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 .expect("report");
             let v: serde_json::Value =
                 serde_json::from_slice(&report.stdout).unwrap_or(serde_json::Value::Null);
-            let t = &v["totals"];
-            let events = t["requests"].as_u64().unwrap_or(0)
-                + t["holds"].as_u64().unwrap_or(0)
-                + t["trylock_failed"].as_u64().unwrap_or(0);
+            let totals = &v["totals"];
+            let events = totals["requests"].as_u64().unwrap_or(0)
+                + totals["holds"].as_u64().unwrap_or(0)
+                + totals["trylock_failed"].as_u64().unwrap_or(0);
             Run {
                 ok: ok && ready,
                 note: not_ready(ready),
@@ -301,7 +331,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 rss_kib: Some(rss),
                 events: Some(events),
                 lost: v["kernel_stats"]["lost_events"].as_u64(),
-                ..plain(s, ok)
+                ..plain(t)
             }
         }
         "rtnlprof-top" => {
@@ -334,10 +364,10 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
+            std::thread::sleep(SETTLE);
             let (cpu0, _) = proc_cpu_rss(pid);
-            let (s, ok) = timed(name);
-            // Let it take in the last records before reading its CPU time.
-            std::thread::sleep(Duration::from_millis(600));
+            let t = timed(name);
+            let ok = t.1;
             let (cpu1, rss) = proc_cpu_rss(pid);
             tmux(&["send-keys", "-t", "b", "q"]);
             let t1 = Instant::now();
@@ -353,7 +383,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 cpu_s: None,
                 cpu_run_s: Some(cpu1 - cpu0),
                 rss_kib: Some(rss),
-                ..plain(s, ok)
+                ..plain(t)
             }
         }
         "bpftrace" => {
@@ -379,12 +409,12 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 .expect("perf");
             // perf says nothing when it is ready: give it a fixed time.
             std::thread::sleep(Duration::from_secs(5));
-            let (s, ok) = timed(name);
+            let t = timed(name);
             interrupt(&child);
             reap(child);
             Run {
                 note: "settled 5 s".into(),
-                ..plain(s, ok)
+                ..plain(t)
             }
         }
         other => panic!("unknown configuration {other}"),
@@ -427,7 +457,7 @@ fn main() {
                 println!(
                     "@@bench {}",
                     serde_json::json!({
-                        "workload": w, "config": config, "round": round, "secs": r.secs,
+                        "workload": w, "config": config, "round": round, "secs": r.secs, "busy_s": r.busy_s,
                         "ok": r.ok, "note": r.note, "cpu_s": r.cpu_s, "cpu_run_s": r.cpu_run_s,
                         "rss_kib": r.rss_kib,
                         "events": r.events, "lost": r.lost,

@@ -1,5 +1,6 @@
 //! Typed events, decoded from the fixed-size records the eBPF programs write.
 
+use compact_str::CompactString;
 use profiler_common::{nl, Event, EventKind, LockFn, Origin, EVENT_SIZE};
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +35,8 @@ pub struct RequestId {
 pub struct Task {
     pub tid: u32,
     pub tgid: u32,
-    pub comm: String,
+    /// A kernel task name fits in 15 bytes: kept inline, without an allocation per record.
+    pub comm: CompactString,
 }
 
 /// One call of `rtnetlink_rcv_msg`.
@@ -130,9 +132,12 @@ pub enum DecodeError {
     LockFn(u8),
 }
 
-fn comm(raw: &[u8; 16]) -> String {
+fn comm(raw: &[u8; 16]) -> CompactString {
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    String::from_utf8_lossy(&raw[..end]).into_owned()
+    match std::str::from_utf8(&raw[..end]) {
+        Ok(s) => CompactString::new(s),
+        Err(_) => CompactString::from_utf8_lossy(&raw[..end]),
+    }
 }
 
 impl Record {
@@ -366,5 +371,21 @@ mod tests {
             Record::decode(&bytes(&ev), &mut |_| String::new()),
             Err(DecodeError::Origin(77))
         );
+    }
+
+    #[test]
+    fn task_names_decode_without_losing_bytes() {
+        let mut raw = [0u8; 16];
+        raw[..2].copy_from_slice(b"ip");
+        assert_eq!(comm(&raw), "ip");
+        // A name of the full 15 bytes and its NUL, and one the kernel left without a NUL.
+        raw = *b"kworker/u8:12+n\0";
+        assert_eq!(comm(&raw), "kworker/u8:12+n");
+        raw = *b"0123456789abcdef";
+        assert_eq!(comm(&raw), "0123456789abcdef");
+        // A task may name itself with any bytes: what is not UTF-8 is marked, not dropped.
+        raw = [0; 16];
+        raw[..3].copy_from_slice(&[b'a', 0xff, b'b']);
+        assert_eq!(comm(&raw), "a\u{fffd}b");
     }
 }

@@ -25,7 +25,9 @@ pub fn run(o: &Options) -> Result<i32> {
     let mut worst = 0;
     for k in vm::kernels(&o.kernel)? {
         eprintln!("demo: booting {} ({}) under QEMU", k.series, k.package);
-        let code = vm::boot(&k, &bins, &cmd, 900, None, &mut |l| println!("{l}"))?;
+        let code = vm::boot(&k, &bins, &cmd, 900, &vm::Machine::default(), &mut |l| {
+            println!("{l}")
+        })?;
         if code != 0 && worst == 0 {
             worst = code;
         }

@@ -22,7 +22,7 @@ pub fn run(o: &Options) -> Result<i32> {
     let dest = util::root().join("profiler/tests/fixtures");
     fs::create_dir_all(&dest)?;
     for k in vm::kernels(&o.kernel)? {
-        let code = vm::boot(&k, &bins, &cmd, 900, None, &mut |l| {
+        let code = vm::boot(&k, &bins, &cmd, 900, &vm::Machine::default(), &mut |l| {
             println!("[{}] {l}", k.series)
         })?;
         if code != 0 {

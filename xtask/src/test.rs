@@ -166,10 +166,17 @@ pub fn run(o: &Options) -> Result<i32> {
         ));
         let mut tally = Tally::default();
         let prefix = format!("[{}] ", k.series);
-        let result = vm::boot(&k, &bins, &cmd, o.timeout, None, &mut |line| {
-            println!("{prefix}{line}");
-            tally.line(line);
-        });
+        let result = vm::boot(
+            &k,
+            &bins,
+            &cmd,
+            o.timeout,
+            &vm::Machine::default(),
+            &mut |line| {
+                println!("{prefix}{line}");
+                tally.line(line);
+            },
+        );
         match result {
             Ok(0) if tally.runs > 0 => {}
             Ok(0) => broken.push(format!("{}: the guest tests printed no summary", k.series)),

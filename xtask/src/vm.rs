@@ -38,10 +38,25 @@ pub struct Options {
     /// guest, e.g. `--with /usr/bin/perf`. Repeatable.
     #[arg(long = "with", value_name = "PATH")]
     pub with: Vec<PathBuf>,
+    /// The guest's clock counts instructions (QEMU's icount: 1 ns per instruction, idle time
+    /// skipped): timings inside the guest no longer depend on the host's load.
+    #[arg(long)]
+    pub icount: bool,
     /// The command to run in the guest, as root, with tracefs, debugfs and bpffs mounted. A single
     /// argument is run as a shell command line.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
+}
+
+/// How a guest is started, beyond its kernel and command.
+#[derive(Default)]
+pub struct Machine<'a> {
+    /// A kernel image of one's own instead of the Debian package's.
+    pub vmlinuz: Option<&'a Path>,
+    /// QEMU's instruction-counted clock (`-icount shift=0,sleep=off`): the guest's time advances
+    /// 1 ns per instruction executed and jumps over idle time, so what a guest times is the work
+    /// it did, whatever else the host is doing.
+    pub icount: bool,
 }
 
 /// Modules every guest loads (with their dependencies).
@@ -78,7 +93,10 @@ pub fn run(o: &Options) -> Result<i32> {
             &bins,
             &cmd,
             o.timeout,
-            o.vmlinuz.as_deref(),
+            &Machine {
+                vmlinuz: o.vmlinuz.as_deref(),
+                icount: o.icount,
+            },
             &mut |line| println!("{line}"),
         )?;
         if code != 0 {
@@ -237,7 +255,7 @@ pub fn boot(
     bins: &GuestBinaries,
     cmd: &str,
     timeout: u64,
-    vmlinuz: Option<&Path>,
+    machine: &Machine,
     sink: &mut dyn FnMut(&str),
 ) -> Result<i32> {
     let mut attempt = 1;
@@ -246,7 +264,7 @@ pub fn boot(
         // cross-modifying code occasionally trips the kernel's text patching (an int3 oops in
         // early boot, seen on 6.12). Only that is retried.
         let mut output_seen = false;
-        match boot_once(k, bins, cmd, timeout, vmlinuz, sink, &mut output_seen) {
+        match boot_once(k, bins, cmd, timeout, machine, sink, &mut output_seen) {
             Err(e) if !output_seen && attempt < 3 && e.downcast_ref::<Crashed>().is_some() => {
                 eprintln!("vm: {e:#}; booting again (attempt {})", attempt + 1);
                 attempt += 1;
@@ -281,7 +299,7 @@ fn boot_once(
     bins: &GuestBinaries,
     cmd: &str,
     timeout: u64,
-    vmlinuz: Option<&Path>,
+    machine: &Machine,
     sink: &mut dyn FnMut(&str),
     output_seen: &mut bool,
 ) -> Result<i32> {
@@ -294,7 +312,8 @@ fn boot_once(
     let out = dir.join("output.log");
     fs::write(&console, b"")?;
     fs::write(&out, b"")?;
-    let image = vmlinuz
+    let image = machine
+        .vmlinuz
         .map(Path::to_path_buf)
         .unwrap_or_else(|| k.vmlinuz());
     let mut qemu = Command::new("qemu-system-x86_64")
@@ -311,6 +330,11 @@ fn boot_once(
         // an int3 oops, seen on 6.12); one thread keeps SMP semantics without the race.
         .args(["-accel", "tcg,thread=single"])
         .args(["-cpu", "max", "-m", "2048", "-smp", "2"])
+        .args(if machine.icount {
+            &["-icount", "shift=0,sleep=off"][..]
+        } else {
+            &[]
+        })
         .arg("-kernel")
         .arg(&image)
         .arg("-initrd")

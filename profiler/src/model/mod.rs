@@ -230,7 +230,7 @@ impl Model {
             *s = TaskStats {
                 tid: t.tid,
                 tgid: t.tgid,
-                comm: t.comm.clone(),
+                comm: t.comm.to_string(),
                 ..s.clone()
             };
         }

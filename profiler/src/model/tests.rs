@@ -7,7 +7,7 @@ fn task(tid: u32) -> Task {
     Task {
         tid,
         tgid: tid,
-        comm: format!("t{tid}"),
+        comm: format!("t{tid}").into(),
     }
 }
 

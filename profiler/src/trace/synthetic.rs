@@ -8,7 +8,7 @@ fn task(tid: u32) -> Task {
     Task {
         tid,
         tgid: 100 + tid,
-        comm: format!("w{tid}"),
+        comm: format!("w{tid}").into(),
     }
 }
 

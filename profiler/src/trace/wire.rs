@@ -15,7 +15,7 @@ pub enum Item {
     Task {
         tid: u32,
         tgid: u32,
-        comm: String,
+        comm: compact_str::CompactString,
     },
     /// Defines caller number `callers.len()`.
     Caller(String),
@@ -87,6 +87,9 @@ pub struct Encoder {
     callers: FxHashMap<String, u32>,
     keys: FxHashMap<(u8, u16, u16), u32>,
     netns: u32,
+    /// The task of the previous record and its number: a request and its hold share one, and a
+    /// busy task sends many in a row.
+    last_task: Option<(Task, u32)>,
 }
 
 impl Encoder {
@@ -96,16 +99,25 @@ impl Encoder {
     }
 
     fn task(&mut self, t: &Task, out: &mut Vec<Item>) -> u32 {
-        if let Some(&id) = self.tasks.get(t) {
-            return id;
+        if let Some((last, id)) = &self.last_task {
+            if last == t {
+                return *id;
+            }
         }
-        let id = self.tasks.len() as u32;
-        self.tasks.insert(t.clone(), id);
-        out.push(Item::Task {
-            tid: t.tid,
-            tgid: t.tgid,
-            comm: t.comm.clone(),
-        });
+        let id = match self.tasks.get(t) {
+            Some(&id) => id,
+            None => {
+                let id = self.tasks.len() as u32;
+                self.tasks.insert(t.clone(), id);
+                out.push(Item::Task {
+                    tid: t.tid,
+                    tgid: t.tgid,
+                    comm: t.comm.clone(),
+                });
+                id
+            }
+        };
+        self.last_task = Some((t.clone(), id));
         id
     }
 
