@@ -187,6 +187,8 @@ struct Run {
     cpu_run_s: Option<f64>,
     rss_kib: Option<u64>,
     events: Option<u64>,
+    /// Contended waits rtnlprof saw (what the workload contains).
+    contended: Option<u64>,
     lost: Option<u64>,
 }
 
@@ -265,6 +267,7 @@ fn under_tool(mut cmd: Command, name: &str, ready_secs: u64) -> Run {
         cpu_run_s: None,
         rss_kib: None,
         events: None,
+        contended: None,
         lost: None,
     }
 }
@@ -279,6 +282,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
         cpu_run_s: None,
         rss_kib: None,
         events: None,
+        contended: None,
         lost: None,
     };
     match config {
@@ -330,6 +334,7 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 cpu_run_s: Some(cpu_run - cpu_start),
                 rss_kib: Some(rss),
                 events: Some(events),
+                contended: totals["contended_waits"].as_u64(),
                 lost: v["kernel_stats"]["lost_events"].as_u64(),
                 ..plain(t)
             }
@@ -460,7 +465,7 @@ fn main() {
                         "workload": w, "config": config, "round": round, "secs": r.secs, "busy_s": r.busy_s,
                         "ok": r.ok, "note": r.note, "cpu_s": r.cpu_s, "cpu_run_s": r.cpu_run_s,
                         "rss_kib": r.rss_kib,
-                        "events": r.events, "lost": r.lost,
+                        "events": r.events, "contended": r.contended, "lost": r.lost,
                     })
                 );
             }

@@ -60,6 +60,12 @@ pub enum Which {
         /// follows the host's clock (what the guest took in real time under emulation, noisy).
         #[arg(long, default_value = "icount", value_parser = ["icount", "host"])]
         clock: String,
+        /// vCPUs of the guest. With one, a run's instruction-counted time is the work the whole
+        /// machine did plus its timed sleeps (grace periods), and repeats to within 1 %; with
+        /// two on one TCG thread, the order the vCPUs run in varies the realistic workload's
+        /// grace periods from run to run by ±10 %.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+        cpus: u32,
     },
     /// Frame render time of `top` with ROWS rows, and the CPU share and memory of `top` itself
     /// replaying a recording at RATE events/s in a real terminal (tmux).
@@ -86,7 +92,15 @@ pub fn run(o: &Options) -> Result<i32> {
             workloads,
             configs,
             clock,
-        } => overhead(kernel, *rounds, workloads, configs, clock == "icount"),
+            cpus,
+        } => overhead(
+            kernel,
+            *rounds,
+            workloads,
+            configs,
+            clock == "icount",
+            *cpus,
+        ),
         Which::Tui {
             rows,
             rate,
@@ -174,6 +188,7 @@ fn overhead(
     workloads: &str,
     configs: &str,
     icount: bool,
+    cpus: u32,
 ) -> Result<i32> {
     anyhow::ensure!(
         configs.split(',').any(|c| c == "untraced-a"),
@@ -198,8 +213,9 @@ fn overhead(
     }
     for k in crate::vm::kernels(kernel)? {
         println!(
-            "bench overhead on {} (QEMU TCG, 2 vCPUs on one host thread{}; host {}), {}, {rounds} rounds",
+            "bench overhead on {} (QEMU TCG, {cpus} vCPU{} on one host thread{}; host {}), {}, {rounds} rounds",
             k.release,
+            if cpus == 1 { "" } else { "s" },
             if icount {
                 ", guest clock counting instructions: 1 ns each, idle skipped"
             } else {
@@ -212,6 +228,7 @@ fn overhead(
         let cmd = format!("/usr/bin/bench-overhead {workloads} {rounds} {configs}");
         let machine = crate::vm::Machine {
             icount,
+            cpus,
             ..Default::default()
         };
         let code = crate::vm::boot(&k, &bins, &cmd, 7200, &machine, &mut |line| {
@@ -275,7 +292,7 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
         let base_min = base_min.first().copied().unwrap_or(f64::NAN);
         let _ = writeln!(
             out,
-            "\n{w}: median and min of each configuration; RATIO: of medians to untraced-a's ({base:.3} s), MIN R: of minimums to the untraced minimum ({base_min:.3} s); BUSY: CPU time all tasks ran, from the start to 0.5 s after the end (median), BUSY R: to untraced-a's ({base_busy:.3} s)"
+            "\n{w}: median and min of each configuration; RATIO: of medians to untraced-a's ({base:.3} s), MIN R: of minimums to the untraced minimum ({base_min:.3} s); BUSY: CPU time all tasks ran, from the start to 0.5 s after the end (median; with several vCPUs on one TCG thread, time both are busy counts twice), BUSY R: to untraced-a's ({base_busy:.3} s)"
         );
         let _ = writeln!(
             out,
@@ -330,8 +347,12 @@ fn overhead_table(runs: &[serde_json::Value]) -> String {
                     let mut e = eps;
                     format!("{:.0} events/s", median(&mut e))
                 };
+                let mut contended: Vec<f64> = rs
+                    .iter()
+                    .filter_map(|r| Some(r["contended"].as_u64()? as f64))
+                    .collect();
                 let lost = if c == "rtnlprof-record" || c == "rtnlprof-ring4k" {
-                    format!("{lost} lost")
+                    format!("{:.0} contended waits, {lost} lost", median(&mut contended))
                 } else {
                     "lost: see header".into()
                 };
@@ -629,4 +650,67 @@ fn time_and_peak(cmd: &mut Command) -> Result<(f64, u64)> {
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     anyhow::ensure!(pid > 0 && status == 0, "{cmd:?} failed (status {status})");
     Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(config: &str, round: usize, secs: f64, busy: f64) -> serde_json::Value {
+        serde_json::json!({
+            "workload": "micro", "config": config, "round": round, "secs": secs,
+            "busy_s": busy, "ok": true, "note": "",
+        })
+    }
+
+    #[test]
+    fn the_table_gives_ratios_to_untraced_and_the_share_of_klockstat() {
+        let mut runs = Vec::new();
+        for round in 0..3 {
+            let d = round as f64 * 0.01;
+            runs.push(run("untraced-a", round, 1.00 + d, 0.50 + d));
+            runs.push(run("untraced-b", round, 1.01 + d, 0.50 + d));
+            runs.push(run("klockstat", round, 1.20 + d, 0.60 + d));
+            let mut r = run("rtnlprof-record", round, 1.05 + d, 0.55 + d);
+            r["events"] = 1000.into();
+            r["contended"] = 7.into();
+            r["lost"] = 0.into();
+            r["cpu_run_s"] = 0.02.into();
+            r["rss_kib"] = 2048.into();
+            runs.push(r);
+        }
+        let t = overhead_table(&runs);
+        let row = |c: &str| {
+            t.lines()
+                .find(|l| l.starts_with(c))
+                .unwrap_or_else(|| panic!("no {c} row in\n{t}"))
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        // CONFIG MEDIAN MIN RATIO MIN-R BUSY BUSY-R OK
+        assert_eq!(
+            row("untraced-a")[1..7],
+            ["1.010", "1.000", "1.000", "1.000", "0.510", "1.000"]
+        );
+        assert_eq!(
+            row("rtnlprof-record")[3..7],
+            ["1.050", "1.050", "0.560", "1.098"]
+        );
+        assert_eq!(row("klockstat")[3], "1.198");
+        assert!(t.contains("7 contended waits, 0 lost"), "{t}");
+        assert!(t.contains("peak RSS 2.0 MiB"), "{t}");
+        // (1.06 - 1.01) / (1.21 - 1.01) of the medians; (1.05 - 1.00) / (1.20 - 1.00) of the
+        // minimums; (0.56 - 0.51) / (0.61 - 0.51) of busy time.
+        assert!(
+            t.contains("adds 25% of klockstat's added time (medians), 25% (minimums), 50% of its added busy CPU time"),
+            "{t}"
+        );
+        // Rows follow the fixed order, not the order of the runs.
+        let order: Vec<usize> = ["untraced-a", "untraced-b", "rtnlprof-record", "klockstat"]
+            .iter()
+            .map(|c| t.find(&format!("\n{c} ")).expect(c))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{t}");
+    }
 }

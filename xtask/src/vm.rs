@@ -42,6 +42,9 @@ pub struct Options {
     /// skipped): timings inside the guest no longer depend on the host's load.
     #[arg(long)]
     pub icount: bool,
+    /// vCPUs of the guest.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub cpus: u32,
     /// The command to run in the guest, as root, with tracefs, debugfs and bpffs mounted. A single
     /// argument is run as a shell command line.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -49,7 +52,6 @@ pub struct Options {
 }
 
 /// How a guest is started, beyond its kernel and command.
-#[derive(Default)]
 pub struct Machine<'a> {
     /// A kernel image of one's own instead of the Debian package's.
     pub vmlinuz: Option<&'a Path>,
@@ -57,6 +59,18 @@ pub struct Machine<'a> {
     /// 1 ns per instruction executed and jumps over idle time, so what a guest times is the work
     /// it did, whatever else the host is doing.
     pub icount: bool,
+    /// vCPUs (all on one TCG thread).
+    pub cpus: u32,
+}
+
+impl Default for Machine<'_> {
+    fn default() -> Self {
+        Machine {
+            vmlinuz: None,
+            icount: false,
+            cpus: 2,
+        }
+    }
 }
 
 /// Modules every guest loads (with their dependencies).
@@ -96,6 +110,7 @@ pub fn run(o: &Options) -> Result<i32> {
             &Machine {
                 vmlinuz: o.vmlinuz.as_deref(),
                 icount: o.icount,
+                cpus: o.cpus,
             },
             &mut |line| println!("{line}"),
         )?;
@@ -329,7 +344,8 @@ fn boot_once(
         // (attaching or detaching a trampoline on mutex_lock while the other vCPU runs it ends in
         // an int3 oops, seen on 6.12); one thread keeps SMP semantics without the race.
         .args(["-accel", "tcg,thread=single"])
-        .args(["-cpu", "max", "-m", "2048", "-smp", "2"])
+        .args(["-cpu", "max", "-m", "2048", "-smp"])
+        .arg(machine.cpus.to_string())
         .args(if machine.icount {
             &["-icount", "shift=0,sleep=off"][..]
         } else {
