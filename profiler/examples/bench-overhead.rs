@@ -3,7 +3,7 @@
 //!
 //! Usage (in the guest, as root): bench-overhead WORKLOADS ROUNDS [CONFIGS]
 //!   WORKLOADS: comma-separated `micro` (ip -batch of `link show dev lo`, one RTNL acquisition
-//!   each) and `realistic` (two writers and a dumper, rtnl-workload).
+//!   each) and `realistic` (two writers, in addresses of their own, and a dumper, rtnl-workload).
 //!
 //! A profiler is started and ready (it says so, or a fixed settling time passes) before the
 //! workload's clock starts, and stopped after it stops: only the cost to the workload is timed.
@@ -68,17 +68,20 @@ fn workload(name: &str) -> Command {
         }
         "realistic" => {
             let n = REALISTIC_EACH;
-            let steps = |p: &str| {
+            let steps = |p: &str, net: u8| {
                 format!(
-                    "rtnl-workload prefix={p} links:{n} up:{n} addrs:{n} routes:{n} getroutes:{n} \
-                     neighs:{n} delneighs:{n} delroutes:{n} deladdrs:{n} dellinks:{n}"
+                    "rtnl-workload prefix={p} net={net} links:{n} up:{n} addrs:{n} routes:{n} \
+                     getroutes:{n} neighs:{n} delneighs:{n} delroutes:{n} deladdrs:{n} dellinks:{n}"
                 )
             };
+            // Each part's status counts: a writer that stopped early would shrink the workload
+            // without a word.
             let mut c = Command::new("sh");
             c.arg("-c").arg(format!(
-                "{} & {} & rtnl-workload dumplinks:{n} & wait",
-                steps("oa"),
-                steps("ob")
+                "{} & a=$!; {} & b=$!; rtnl-workload dumplinks:{n} & c=$!; \
+                 wait $a && wait $b && wait $c",
+                steps("oa", 1),
+                steps("ob", 3)
             ));
             c
         }

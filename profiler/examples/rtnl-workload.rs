@@ -13,6 +13,8 @@
 //!   dumplinks:N  N dumps of all links (RTM_GETLINK with NLM_F_DUMP), every part read
 //!   dellinks:N   delete rwl0..rwl{N-1} (RTM_DELLINK)
 //!   prefix=NAME  name the links of the following steps NAME0, NAME1... (default rwl)
+//!   net=K        addresses and neighbours of the following steps in 10.K.i.0/24, routes to
+//!                10.{K+1}.i.0/24 (default 1): writers running side by side each take their own
 //! Links, addresses, routes and neighbours are indexed 0..=255.
 //! Prints one JSON object: {"sent":[{"family":F,"type":T,"dump":D,"count":N},...]}.
 
@@ -154,7 +156,7 @@ fn ifindex(prefix: &str, i: u64) -> io::Result<i32> {
     }
 }
 
-/// 10.1.i.1/24 on rwl{i}; routes to 10.2.i.0/24 through it; neighbour 10.1.i.2.
+/// 10.K.i.1/24 on rwl{i}; routes to 10.{K+1}.i.0/24 through it; neighbour 10.K.i.2 (K: `net=`).
 fn v4(a: u8, i: u64, d: u8) -> [u8; 4] {
     [10, a, i as u8, d]
 }
@@ -255,9 +257,18 @@ fn run() -> io::Result<()> {
         ));
     }
     let mut prefix = "rwl".to_owned();
+    let mut net: u8 = 1;
     for step in &steps {
         if let Some(p) = step.strip_prefix("prefix=") {
             prefix = p.to_owned();
+            continue;
+        }
+        if let Some(k) = step.strip_prefix("net=") {
+            net = k
+                .parse()
+                .ok()
+                .filter(|k| *k < 255)
+                .ok_or_else(|| io::Error::other(format!("bad step {step:?}")))?;
             continue;
         }
         let (what, n) = step
@@ -290,8 +301,8 @@ fn run() -> io::Result<()> {
                     };
                     let flags = if what == "addrs" { new } else { req };
                     Msg::new(ty, flags, &ifaddrmsg(24, ifindex(&prefix, i)? as u32))
-                        .attr(IFA_LOCAL, &v4(1, i, 1))
-                        .attr(IFA_ADDRESS, &v4(1, i, 1))
+                        .attr(IFA_LOCAL, &v4(net, i, 1))
+                        .attr(IFA_ADDRESS, &v4(net, i, 1))
                 }
                 "routes" | "delroutes" => {
                     let ty = if what == "routes" {
@@ -302,12 +313,11 @@ fn run() -> io::Result<()> {
                     let flags = if what == "routes" { new } else { req };
                     // main table, proto boot, scope link, unicast
                     Msg::new(ty, flags, &rtmsg(24, 254, 3, 253, 1))
-                        .attr(RTA_DST, &v4(2, i, 0))
+                        .attr(RTA_DST, &v4(net + 1, i, 0))
                         .attr(RTA_OIF, &ifindex(&prefix, i)?.to_ne_bytes())
                 }
-                "getroutes" => {
-                    Msg::new(RTM_GETROUTE, req, &rtmsg(32, 0, 0, 0, 0)).attr(RTA_DST, &v4(2, i, 5))
-                }
+                "getroutes" => Msg::new(RTM_GETROUTE, req, &rtmsg(32, 0, 0, 0, 0))
+                    .attr(RTA_DST, &v4(net + 1, i, 5)),
                 "neighs" | "delneighs" => {
                     let ty = if what == "neighs" {
                         RTM_NEWNEIGH
@@ -316,7 +326,7 @@ fn run() -> io::Result<()> {
                     };
                     let flags = if what == "neighs" { new } else { req };
                     Msg::new(ty, flags, &ndmsg(ifindex(&prefix, i)?, NUD_PERMANENT))
-                        .attr(NDA_DST, &v4(1, i, 2))
+                        .attr(NDA_DST, &v4(net, i, 2))
                         .attr(NDA_LLADDR, &[2, 0, 0, 0, 0, i as u8])
                 }
                 _ => return Err(io::Error::other(format!("unknown step {what:?}"))),

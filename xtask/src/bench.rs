@@ -253,10 +253,17 @@ fn overhead(
         );
         let table = overhead_table(&runs);
         println!("{table}");
+        let failed = runs.iter().filter(|r| r["ok"] != true).count();
         let out = util::work_dir().join(format!("bench-overhead-{}.txt", k.series));
         std::fs::create_dir_all(util::work_dir())?;
         std::fs::write(&out, &table)?;
         println!("(written to {})", out.display());
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} of {} runs failed or their tool was not ready on {} (see OK and the notes)",
+            runs.len(),
+            k.release
+        );
     }
     Ok(0)
 }
