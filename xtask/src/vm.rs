@@ -39,7 +39,7 @@ pub struct Options {
     #[arg(long = "with", value_name = "PATH")]
     pub with: Vec<PathBuf>,
     /// The guest's clock counts instructions (QEMU's icount: 1 ns per instruction, idle time
-    /// skipped): timings inside the guest no longer depend on the host's load.
+    /// skipped): timings inside the guest no longer follow the host's clock.
     #[arg(long)]
     pub icount: bool,
     /// vCPUs of the guest.
@@ -57,7 +57,7 @@ pub struct Machine<'a> {
     pub vmlinuz: Option<&'a Path>,
     /// QEMU's instruction-counted clock (`-icount shift=0,sleep=off`): the guest's time advances
     /// 1 ns per instruction executed and jumps over idle time, so what a guest times is the work
-    /// it did, whatever else the host is doing.
+    /// it did (and the timed sleeps it waited out), not how fast the host ran it.
     pub icount: bool,
     /// vCPUs (all on one TCG thread).
     pub cpus: u32,
