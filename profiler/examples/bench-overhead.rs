@@ -309,8 +309,8 @@ fn run(config: &str, name: &str, lock: u64) -> Run {
                 .spawn()
                 .expect("rtnlprof");
             let ready = wait_for_line(child.stderr.take().unwrap(), "profiling RTNL", 120);
-            // CPU time spent starting (BTF, loading, attaching), before the workload's clock.
             std::thread::sleep(SETTLE);
+            // CPU time spent starting (BTF, loading, attaching), before the workload's clock.
             let (cpu_start, _) = proc_cpu_rss(child.id());
             let t = timed(name);
             let ok = t.1;
