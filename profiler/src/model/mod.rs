@@ -6,11 +6,12 @@
 //! totals; RTNL utilization per second; and the blame matrix: how much of each waiter's wait was
 //! spent behind each holder.
 
+pub mod blame;
 pub mod candidates;
 pub mod hist;
 pub mod names;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
@@ -67,8 +68,11 @@ pub struct HandlerStats {
     pub gp_count: u64,
     /// Failed mutex_trylock(&rtnl_mutex) calls.
     pub trylock_failed: u64,
-    /// Wait time other acquisitions spent behind this handler's holds.
+    /// Wait time other acquisitions spent behind this handler's holds ("made others wait").
     pub blamed_ns: u64,
+    /// The part of this handler's own wait spent behind other holders' holds; the rest of its
+    /// wait is hand-off (between a release and this waiter running).
+    pub behind_ns: u64,
     /// Holds of this handler per thread.
     pub by_task: FxHashMap<u32, TaskShare>,
     /// This handler's requests, holds and waits per network namespace (inode number; 0 unknown).
@@ -112,6 +116,11 @@ impl HandlerStats {
     pub fn wait_ns(&self) -> u64 {
         self.wait.total_ns()
     }
+    /// Wait not spent behind a holder: from a release to the waiter running (and any wait whose
+    /// holder was not seen).
+    pub fn handoff_ns(&self) -> u64 {
+        self.wait_ns().saturating_sub(self.behind_ns)
+    }
     /// Wait spent behind holders in other network namespaces.
     pub fn cross_wait_ns(&self) -> u64 {
         self.by_netns.values().map(|n| n.cross_wait_ns).sum()
@@ -130,6 +139,7 @@ impl HandlerStats {
         self.gp_count += o.gp_count;
         self.trylock_failed += o.trylock_failed;
         self.blamed_ns += o.blamed_ns;
+        self.behind_ns += o.behind_ns;
         for (ns, n) in &o.by_netns {
             self.by_netns.entry(*ns).or_default().add(n);
         }
@@ -155,8 +165,6 @@ pub struct TaskStats {
     pub gp_ns: u64,
 }
 
-/// How far back the blame matrix looks for the holders a waiter waited behind.
-const BLAME_HORIZON: usize = 4096;
 pub const BUCKET_NS: u64 = 1_000_000_000;
 
 #[derive(Debug, Default, Clone)]
@@ -172,8 +180,12 @@ pub struct Model {
     /// Time RTNL was held in each second since `origin_ns`.
     pub held_per_second: Vec<u64>,
     origin_ns: Option<u64>,
-    /// Recent holds in release order (= acquisition order: the mutex serialises them).
-    recent: VecDeque<(Handler, u32, u64, u64)>,
+    /// Recent waits and holds, matched pairwise in any order of arrival (keys: handler number in
+    /// `handler_list`, network namespace).
+    blame_index: blame::BlameIndex<(u32, u32)>,
+    handler_ids: FxHashMap<Handler, u32>,
+    handler_list: Vec<Handler>,
+    overlaps: Vec<blame::Overlap<(u32, u32)>>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
     pending: FxHashMap<RequestId, u64>,
     pub first_ns: Option<u64>,
@@ -269,12 +281,10 @@ impl Model {
         t.wait_ns += h.wait_ns();
         t.gp_ns += h.gp_ns;
 
-        let cross = self.blame_wait(&handler, h.netns, h.wait_start_ns, h.acquired_ns);
         let n = self.netns.entry(h.netns).or_default();
         n.holds += 1;
         n.hold_ns += h.hold_ns();
         n.wait_ns += h.wait_ns();
-        n.cross_wait_ns += cross;
         self.add_held(h.acquired_ns, h.released_ns);
 
         if !self.handlers.contains_key(&handler) {
@@ -285,7 +295,10 @@ impl Model {
         s.holds += 1;
         s.continuation_holds += u64::from(continuation);
         s.hold.record(h.hold_ns());
-        s.wait.record(h.wait_ns());
+        // Percentiles of the waits that waited: a fast-path acquisition has none.
+        if h.wait_ns() > 0 {
+            s.wait.record(h.wait_ns());
+        }
         s.contended_waits += u64::from(h.contention_begins > 0);
         s.gp_ns += h.gp_ns;
         s.gp_count += u64::from(h.gp_count);
@@ -297,43 +310,56 @@ impl Model {
         n.holds += 1;
         n.hold_ns += h.hold_ns();
         n.wait_ns += h.wait_ns();
-        n.cross_wait_ns += cross;
 
-        self.recent
-            .push_back((handler, h.netns, h.acquired_ns, h.released_ns));
-        if self.recent.len() > BLAME_HORIZON {
-            self.recent.pop_front();
+        let id = self.handler_id(&handler);
+        let mut overlaps = std::mem::take(&mut self.overlaps);
+        self.blame_index.add(
+            (id, h.netns),
+            h.wait_start_ns,
+            h.acquired_ns,
+            h.released_ns,
+            |o| overlaps.push(o),
+        );
+        for o in overlaps.drain(..) {
+            self.blame_overlap(o);
         }
+        self.overlaps = overlaps;
     }
 
-    /// Splits the waiter's wait [from, to) over the holds that overlapped it; returns the part
-    /// spent behind holders in another network namespace (both known).
-    fn blame_wait(&mut self, waiter: &Handler, waiter_ns: u32, from: u64, to: u64) -> u64 {
-        if to <= from {
-            return 0;
+    fn handler_id(&mut self, h: &Handler) -> u32 {
+        if let Some(&id) = self.handler_ids.get(h) {
+            return id;
         }
-        let mut cross = 0;
-        for (holder, holder_ns, acq, rel) in self.recent.iter().rev() {
-            if *rel <= from {
-                break;
-            }
-            let overlap = (*rel).min(to).saturating_sub((*acq).max(from));
-            if overlap > 0 {
-                *self
-                    .blame
-                    .entry((waiter.clone(), holder.clone()))
-                    .or_default() += overlap;
-                if waiter_ns != 0 && *holder_ns != 0 && waiter_ns != *holder_ns {
-                    cross += overlap;
-                    *self
-                        .blame_cross_netns
-                        .entry((waiter.clone(), holder.clone()))
-                        .or_default() += overlap;
-                }
-                self.handlers.entry(holder.clone()).or_default().blamed_ns += overlap;
-            }
+        let id = self.handler_list.len() as u32;
+        self.handler_list.push(h.clone());
+        self.handler_ids.insert(h.clone(), id);
+        id
+    }
+
+    /// Records that reached behind the blame window (their pairs with dropped intervals are
+    /// missing from the blame figures).
+    pub fn blame_late(&self) -> blame::Late {
+        self.blame_index.late
+    }
+
+    /// Adds one (wait, hold) overlap to the blame figures of both sides.
+    fn blame_overlap(&mut self, o: blame::Overlap<(u32, u32)>) {
+        let ((w, waiter_ns), (h, holder_ns)) = (o.waiter, o.holder);
+        let waiter = self.handler_list[w as usize].clone();
+        let holder = self.handler_list[h as usize].clone();
+        let cross = waiter_ns != 0 && holder_ns != 0 && waiter_ns != holder_ns;
+        let ws = self.handlers.entry(waiter.clone()).or_default();
+        ws.behind_ns += o.ns;
+        if cross {
+            ws.by_netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
+            self.netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
+            *self
+                .blame_cross_netns
+                .entry((waiter.clone(), holder.clone()))
+                .or_default() += o.ns;
         }
-        cross
+        self.handlers.entry(holder.clone()).or_default().blamed_ns += o.ns;
+        *self.blame.entry((waiter, holder)).or_default() += o.ns;
     }
 
     /// Whether any record carried a known network namespace.

@@ -374,3 +374,221 @@ fn waits_behind_other_namespaces_are_what_per_netns_rtnl_would_save() {
     assert_eq!(u.netns[&8].cross_wait_ns, 0);
     assert!(u.knows_netns() && !Model::new().knows_netns());
 }
+
+/// One step of a simulated contended run: (task 0..4, handler 0..4 (3: RTM_DELLINK, 4: a kworker),
+/// hold ns, hand-off gap ns, how long before the previous release the task started waiting).
+type Step = (u8, u8, u64, u64, u64);
+
+fn contended_strategy() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        (
+            0u8..5,
+            0u8..5,
+            1u64..2_000_000,
+            0u64..20_000,
+            0u64..3_000_000,
+        ),
+        1..120,
+    )
+}
+
+/// A run of RTNL as the mutex serialises it: holds back to back in acquisition order, each task
+/// waiting from some time after its previous request ended. RTM_DELLINK requests go on for
+/// 4× their hold after the release (netdev_run_todo); other requests end 10 µs after it. Returns
+/// the records in the order the kernel emits them: a request's holds and the request leave
+/// together at the request's end (RequestHold), a kworker's hold at its release.
+fn contended_run(steps: &[Step]) -> Vec<Record> {
+    let mut free_at = [0u64; 5];
+    let mut last_rel = 1_000_000u64;
+    let mut out: Vec<(u64, usize, Record)> = Vec::new();
+    for (i, &(t, h, held, gap, lookback)) in steps.iter().enumerate() {
+        let task = u32::from(t) + 1;
+        let mut acq = last_rel + gap;
+        let ws = free_at[t as usize].max(last_rel.saturating_sub(lookback));
+        if ws > acq {
+            acq = ws; // the lock was free before the task asked: the fast path, no wait
+        }
+        let rel = acq + held;
+        let (ctx, end) = if h == 4 {
+            (other("addrconf_dad_work"), rel)
+        } else {
+            let ty = [16, 18, 20, 17][h as usize];
+            let id = RequestId {
+                tid: task,
+                start_ns: ws.saturating_sub(500),
+            };
+            let tail = if ty == 17 { 4 * held } else { 10_000 };
+            (HoldContext::Request { msg: msg(ty), id }, rel + tail)
+        };
+        let is_request = matches!(ctx, HoldContext::Request { .. });
+        let ty = match &ctx {
+            HoldContext::Request { msg, .. } => msg.nlmsg_type,
+            _ => 0,
+        };
+        let start = ws.saturating_sub(500);
+        out.push((end, 2 * i, hold(ctx, task, (ws, acq), rel)));
+        if is_request {
+            out.push((end, 2 * i + 1, request(ty, task, start, end)));
+        }
+        free_at[t as usize] = end + 1_000;
+        last_rel = rel;
+    }
+    out.sort_by_key(|(at, seq, _)| (*at, *seq));
+    out.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// Blame by brute force over every (wait, hold) pair of the records.
+fn exact_blame(recs: &[Record]) -> BTreeMap<(Handler, Handler), u64> {
+    let holds: Vec<(Handler, &Hold)> =
+        recs.iter()
+            .filter_map(|r| match r {
+                Record::Hold(h) => Some((
+                    match &h.context {
+                        HoldContext::Request { msg, .. }
+                        | HoldContext::DumpContinue { msg, .. } => Handler::Msg(*msg),
+                        HoldContext::Other { caller } => Handler::Caller(caller.clone()),
+                    },
+                    h,
+                )),
+                _ => None,
+            })
+            .collect();
+    let mut out = BTreeMap::new();
+    for (i, (wh, w)) in holds.iter().enumerate() {
+        for (j, (hh, h)) in holds.iter().enumerate() {
+            let o = h
+                .released_ns
+                .min(w.acquired_ns)
+                .saturating_sub(h.acquired_ns.max(w.wait_start_ns));
+            if i != j && o > 0 {
+                *out.entry((wh.clone(), hh.clone())).or_default() += o;
+            }
+        }
+    }
+    out
+}
+
+/// What the blame drives: the matrix, each handler's MADE WAIT and waited-behind, the ranking.
+type BlameFigures = (
+    BTreeMap<(Handler, Handler), u64>,
+    Vec<(String, u64, u64)>,
+    Vec<(String, u64)>,
+);
+
+fn blame_figures(m: &Model) -> BlameFigures {
+    (
+        m.blame.clone(),
+        m.handlers
+            .iter()
+            .map(|(h, s)| (h.name(), s.blamed_ns, s.behind_ns))
+            .collect(),
+        candidates::rank(m)
+            .into_iter()
+            .map(|c| (c.handler, c.score.to_bits()))
+            .collect(),
+    )
+}
+
+fn model_of<'a>(recs: impl IntoIterator<Item = &'a Record>) -> Model {
+    let mut m = Model::new();
+    recs.into_iter().for_each(|r| m.add(r));
+    m
+}
+
+#[test]
+fn a_dellink_whose_hold_arrives_after_its_waiters_is_blamed_for_them() {
+    // DELLINK holds [1000, 5000) and its request returns at 20000 (netdev_run_todo); a GETLINK
+    // waits from 1500 to 5000 behind it and is emitted at 5100, long before the DELLINK.
+    let del = HoldContext::Request {
+        msg: msg(17),
+        id: RequestId {
+            tid: 1,
+            start_ns: 900,
+        },
+    };
+    let get = HoldContext::Request {
+        msg: msg(18),
+        id: RequestId {
+            tid: 2,
+            start_ns: 1400,
+        },
+    };
+    let emitted = [
+        hold(get, 2, (1500, 5000), 5050),
+        request(18, 2, 1400, 5100),
+        hold(del, 1, (1000, 1000), 5000),
+        request(17, 1, 900, 20_000),
+    ];
+    let m = model_of(&emitted);
+    let (dellink, getlink) = (Handler::Msg(msg(17)), Handler::Msg(msg(18)));
+    assert_eq!(
+        m.blame.get(&(getlink.clone(), dellink.clone())),
+        Some(&3500)
+    );
+    assert_eq!(m.handlers[&dellink].blamed_ns, 3500);
+    assert_eq!(m.handlers[&getlink].behind_ns, 3500);
+    assert_eq!(m.handlers[&getlink].handoff_ns(), 0);
+    assert_eq!(m.blame, exact_blame(&emitted));
+    let c = candidates::rank(&m);
+    assert_eq!(c[0].handler, "AF_UNSPEC RTM_DELLINK");
+    assert!(
+        c[0].reasons
+            .iter()
+            .any(|r| r.contains("made others wait 3.5 µs")),
+        "{:?}",
+        c[0].reasons
+    );
+}
+
+#[test]
+fn waits_split_into_behind_holders_and_hand_off() {
+    // a holds [0, 100); b waits [10, 130) and gets RTNL 30 ns after a's release.
+    let m = model_of(&[
+        hold(other("b"), 2, (10, 130), 140),
+        hold(other("a"), 1, (0, 0), 100),
+    ]);
+    let b = &m.handlers[&Handler::Caller("b".into())];
+    assert_eq!((b.wait_ns(), b.behind_ns, b.handoff_ns()), (120, 90, 30));
+    let t = m.totals();
+    assert_eq!(t.behind_ns + t.handoff_ns(), t.wait_ns());
+    // The fast path's acquisition waited 0 ns: it is not in the wait percentiles.
+    let a = &m.handlers[&Handler::Caller("a".into())];
+    assert_eq!((a.wait.count(), a.wait.quantile(0.99)), (0, 0));
+    assert_eq!((b.wait.count(), b.wait.quantile(0.99)), (1, 120));
+}
+
+proptest! {
+    #[test]
+    fn blame_is_exact_in_the_kernels_order_and_in_any_other(
+        steps in contended_strategy(),
+        seed in any::<u64>(),
+    ) {
+        let emitted = contended_run(&steps);
+        let exact = exact_blame(&emitted);
+        let kernel_order = model_of(&emitted);
+        prop_assert_eq!(&kernel_order.blame, &exact);
+        prop_assert_eq!(kernel_order.blame_late(), blame::Late::default());
+        // In time order (by release) and shuffled, with each request after its holds (the kernel
+        // emits a request when it returns, after every hold it took).
+        let mut by_release = emitted.clone();
+        by_release.sort_by_key(|r| r.end_ns());
+        let mut shuffled = emitted.clone();
+        let mut x = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let holds_first = shuffled
+            .iter()
+            .filter(|r| matches!(r, Record::Hold(_)))
+            .chain(shuffled.iter().filter(|r| !matches!(r, Record::Hold(_))));
+        let want = blame_figures(&kernel_order);
+        prop_assert_eq!(&blame_figures(&model_of(&by_release)), &want);
+        prop_assert_eq!(&blame_figures(&model_of(holds_first)), &want);
+        // What the summary says adds up.
+        let t = kernel_order.totals();
+        prop_assert_eq!(t.behind_ns + t.handoff_ns(), t.wait_ns());
+        prop_assert_eq!(t.behind_ns, exact.values().sum::<u64>());
+        prop_assert_eq!(t.blamed_ns, t.behind_ns);
+    }
+}

@@ -11,12 +11,19 @@
 //! * `handlers` [ranked by hold time]: `handler` (name), `kind` ("msg" | "caller"), for "msg"
 //!   `family`, `nlmsg_type`, `type_name`, `dump`; then `requests`, `requests_locked`, `request_ns`,
 //!   `holds`, `continuation_holds`, `hold_ns`, `wait_ns`, `max_hold_ns`, `max_wait_ns`,
-//!   `contended_waits`, `gp_ns`, `gp_count`, `trylock_failed`, `blamed_ns`, `hold` / `wait`
-//!   {count, total_ns, p50_ns, p90_ns, p99_ns, max_ns}, and `hold_hist` / `wait_hist`: the
-//!   histograms themselves (HdrHistogram V2+DEFLATE, base64);
+//!   `contended_waits`, `gp_ns`, `gp_count`, `trylock_failed`, `blamed_ns` (wait others spent
+//!   behind this handler's holds), `behind_ns` (the part of its own `wait_ns` spent while others
+//!   held RTNL) and `handoff_ns` (the rest: from a release to the waiter running; `wait_ns =
+//!   behind_ns + handoff_ns`), `hold` {count, total_ns, p50_ns, p90_ns, p99_ns, max_ns} of all
+//!   holds and `wait` (the same figures of the waits that waited: fast-path acquisitions have no
+//!   wait and are not in it), and `hold_hist` / `wait_hist`: the histograms themselves
+//!   (HdrHistogram V2+DEFLATE, base64);
 //! * `tasks` [by hold time]: {tid, tgid, comm, requests, holds, hold_ns, wait_ns, gp_ns};
 //! * `blame` [by time]: {waiter, holder, wait_ns}: time `waiter`'s acquisitions waited while
-//!   `holder` held RTNL;
+//!   `holder` held RTNL, the same whatever order the records arrived in;
+//! * `blame_late` {records, wait_ns}: records that reached further back than the blame keeps
+//!   (`model::blame::LAG_NS`, or its caps), and the part of their waits whose holders may be
+//!   missing from `blame`;
 //! * `utilization`: fraction of each second RTNL was held, from the start of the run;
 //! * `candidates` [by score]: {handler, score, unlocked, reasons};
 //! * `unavailable` [string]: what the capture mode could not measure. A recording of the
@@ -44,12 +51,14 @@ pub const TP_UNAVAILABLE_FIELDS: &[&str] = &[
     "gp_count",
     "trylock_failed",
     "blamed_ns",
+    "behind_ns",
+    "handoff_ns",
     "cross_netns_wait_ns",
     "hold",
     "hold_hist",
 ];
 /// Report sections the tracepoint mode cannot fill.
-pub const TP_UNAVAILABLE_SECTIONS: &[&str] = &["blame", "utilization", "candidates"];
+pub const TP_UNAVAILABLE_SECTIONS: &[&str] = &["blame", "blame_late", "utilization", "candidates"];
 /// The same, in words.
 pub const TP_UNMEASURED: &str = "hold times, uncontended acquisitions, RCU grace periods under \
      RTNL, failed trylocks, who waited behind whom, utilization and the candidates (they need \
@@ -186,6 +195,9 @@ struct Row {
     gp_count: u64,
     trylock_failed: u64,
     blamed_ns: u64,
+    /// Of `wait_ns`, the part spent while other acquisitions held RTNL, and the rest (hand-off).
+    behind_ns: u64,
+    handoff_ns: u64,
     /// Wait behind holders in other network namespaces (present when namespaces are known).
     #[serde(skip_serializing_if = "is_zero")]
     cross_netns_wait_ns: u64,
@@ -340,6 +352,8 @@ fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
         gp_count: s.gp_count,
         trylock_failed: s.trylock_failed,
         blamed_ns: s.blamed_ns,
+        behind_ns: s.behind_ns,
+        handoff_ns: s.handoff_ns(),
         cross_netns_wait_ns: s.cross_wait_ns(),
         hold: s.hold.summary(),
         wait: s.wait.summary(),
@@ -365,6 +379,9 @@ struct Doc<'a> {
     handlers: Vec<Row>,
     tasks: Vec<&'a TaskStats>,
     blame: Vec<BlameRow>,
+    /// Records that reached behind the blame window: their pairs with dropped intervals are
+    /// missing from `blame`.
+    blame_late: crate::model::blame::Late,
     utilization: Vec<f64>,
     candidates: Vec<Candidate>,
     /// Per network namespace, when the recording knows them.
@@ -410,6 +427,7 @@ pub fn json(model: &Model, run: &RunInfo) -> String {
             .collect(),
         tasks: tasks_ranked(model),
         blame: blame_ranked(model),
+        blame_late: model.blame_late(),
         utilization: model
             .utilization()
             .into_iter()
@@ -532,7 +550,7 @@ fn handler_table(model: &Model, opts: &Options) -> Table {
                 human_ns(hold.p99_ns),
                 human_ns(hold.max_ns),
                 human_ns(wait.total_ns),
-                human_ns(wait.p99_ns),
+                p99_of_waits(&wait),
                 s.contended_waits.to_string(),
                 human_ns(s.gp_ns),
                 human_ns(s.blamed_ns),
@@ -550,12 +568,21 @@ fn handler_table(model: &Model, opts: &Options) -> Table {
             "HOLD p99",
             "HOLD max",
             "WAITED",
-            "WAIT p99",
+            "WAIT>0 p99",
             "CONTENDED",
             "IN GP",
             "MADE WAIT",
         ],
         rows,
+    }
+}
+
+/// The p99 of the waits that waited, or "-" when none did.
+fn p99_of_waits(wait: &Summary) -> String {
+    if wait.count == 0 {
+        "-".into()
+    } else {
+        human_ns(wait.p99_ns)
     }
 }
 
@@ -682,13 +709,15 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
     };
     summary.extend(if tp { vec![] } else { vec![
         format!(
-            "RTNL on {}{host}: {} requests, {} holds in {}; held {} ({util:.1}% of the time), waited {}",
+            "RTNL on {}{host}: {} requests, {} holds in {}; held {} ({util:.1}% of the time), waited {} = {} behind holders + {} hand-off",
             run.kernel,
             t.requests,
             t.holds,
             human_ns(run.wall_ns),
             human_ns(t.hold_ns()),
-            human_ns(t.wait_ns())
+            human_ns(t.wait_ns()),
+            human_ns(t.behind_ns),
+            human_ns(t.handoff_ns())
         )]});
     summary.push(
         format!(
@@ -717,6 +746,17 @@ fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections {
         warnings.push(format!(
             "{} events were lost (ring buffer full): counts are short; raise --ring-bytes",
             k.lost_events
+        ));
+    }
+    let late = model.blame_late();
+    if late.records > 0 && !tp {
+        warnings.push(format!(
+            "{} records reached further back than who-waited-behind-whom keeps ({} s, or {} holds and {} waits): up to {} of wait may be missing from the blame",
+            late.records,
+            crate::model::blame::LAG_NS / 1_000_000_000,
+            crate::model::blame::HOLDS_CAP,
+            crate::model::blame::WAITS_CAP,
+            human_ns(late.wait_ns)
         ));
     }
     if run.decode_errors > 0 {
