@@ -2,7 +2,8 @@
 //!
 //! A rule is `[HANDLER:]METRIC>+N(%|pp|ns|us|ms|s)` or a count `>+N`:
 //! `hold.p99>+20%`, `wait.total>+50ms`, `RTM_NEWLINK:hold.p99>+15%`, `utilization>+5pp`.
-//! Metrics: `hold.` / `wait.` + `p50 p90 p99 max total`, `gp.total`, `holds`, `requests`, and the
+//! Metrics: `hold.` / `wait.` + `p50 p90 p99 max total`, `gp.total`, `made_wait.total` (the wait
+//! others spent behind the handler's holds), `holds`, `requests`, and the
 //! run-wide `utilization` (percentage points). HANDLER matches a handler whose name contains it as
 //! a word (`RTM_NEWLINK`, `AF_INET RTM_NEWADDR`, `addrconf_dad_work`).
 //!
@@ -41,6 +42,8 @@ pub struct Figures {
     pub hold: Hist,
     pub wait: Hist,
     pub gp_ns: u64,
+    /// Wait others spent behind this handler's holds (the report's MADE WAIT).
+    pub blamed_ns: u64,
 }
 
 impl Side {
@@ -64,6 +67,7 @@ impl Side {
                             hold: s.hold.clone(),
                             wait: s.wait.clone(),
                             gp_ns: s.gp_ns,
+                            blamed_ns: s.blamed_ns,
                         },
                     )
                 })
@@ -109,6 +113,7 @@ impl Side {
                     hold: hist("hold_hist", "hold")?,
                     wait: hist("wait_hist", "wait")?,
                     gp_ns: u(h, "gp_ns")?,
+                    blamed_ns: h["blamed_ns"].as_u64().unwrap_or(0),
                 },
             );
         }
@@ -153,6 +158,7 @@ pub enum Metric {
     WaitMax,
     WaitTotal,
     GpTotal,
+    MadeWaitTotal,
     Holds,
     Requests,
     Utilization,
@@ -172,6 +178,7 @@ impl Metric {
             "wait.max" => Metric::WaitMax,
             "wait.total" => Metric::WaitTotal,
             "gp.total" => Metric::GpTotal,
+            "made_wait.total" => Metric::MadeWaitTotal,
             "holds" => Metric::Holds,
             "requests" => Metric::Requests,
             "utilization" => Metric::Utilization,
@@ -196,6 +203,7 @@ impl Metric {
             Metric::WaitMax => "wait.max".into(),
             Metric::WaitTotal => "wait.total".into(),
             Metric::GpTotal => "gp.total".into(),
+            Metric::MadeWaitTotal => "made_wait.total".into(),
             Metric::Holds => "holds".into(),
             Metric::Requests => "requests".into(),
             Metric::Utilization => "utilization".into(),
@@ -361,6 +369,8 @@ pub struct Row {
     pub wait_max: (u64, u64),
     pub wait_total: (u64, u64),
     pub gp_total: (u64, u64),
+    /// Wait others spent behind this handler's holds.
+    pub made_wait: (u64, u64),
     pub regressions: usize,
 }
 
@@ -470,6 +480,10 @@ fn measure(f: Option<&Figures>, m: Metric, z: f64) -> Measure {
             ..plain(hist.total_ns() as f64, n)
         },
         Metric::GpTotal => plain(f.map_or(0, |f| f.gp_ns) as f64, f.map_or(0, |f| f.holds)),
+        Metric::MadeWaitTotal => plain(
+            f.map_or(0, |f| f.blamed_ns) as f64,
+            f.map_or(0, |f| f.holds),
+        ),
         Metric::Holds => plain(f.map_or(0, |f| f.holds) as f64, f.map_or(0, |f| f.holds)),
         Metric::Requests => plain(
             f.map_or(0, |f| f.requests) as f64,
@@ -513,7 +527,9 @@ fn check(rule: &Rule, handler: &str, b: Measure, n: Measure, cfg: &Config) -> Ch
         false
     } else {
         let floor = match rule.metric {
-            Metric::HoldTotal | Metric::WaitTotal | Metric::GpTotal => cfg.min_abs_total_ns as f64,
+            Metric::HoldTotal | Metric::WaitTotal | Metric::GpTotal | Metric::MadeWaitTotal => {
+                cfg.min_abs_total_ns as f64
+            }
             m if m.is_time() => cfg.min_abs_ns as f64,
             _ => 0.0,
         };
@@ -621,6 +637,7 @@ pub fn diff(base: &Side, new: &Side, cfg: &Config) -> Result<Diff, String> {
             wait_max: pair(b, n, |f| f.wait.max_ns()),
             wait_total: pair(b, n, |f| f.wait.total_ns()),
             gp_total: pair(b, n, |f| f.gp_ns),
+            made_wait: pair(b, n, |f| f.blamed_ns),
             regressions: 0,
         });
     }

@@ -150,6 +150,7 @@ fn unmeasured(c: Column) -> bool {
             | Column::Gp
             | Column::Score
             | Column::CrossNs
+            | Column::MadeWait
     )
 }
 
@@ -173,8 +174,10 @@ fn cell_text(c: Column, r: &Row, tracepoint: bool) -> String {
         Column::HoldP99 => human_ns(r.hold_p99),
         Column::HoldMax => human_ns(r.hold_max),
         Column::HoldTotal => human_ns(r.hold_total),
+        Column::WaitP99 if r.wait_p99 == 0 => "-".into(),
         Column::WaitP99 => human_ns(r.wait_p99),
         Column::WaitTotal => human_ns(r.wait_total),
+        Column::MadeWait => human_ns(r.made_wait),
         Column::Share => format!("{:.1}%", 100.0 * r.share),
         Column::Gp => human_ns(r.gp_ns),
         Column::Score => r.score.map_or("-".into(), |s| format!("{s:.1}")),
@@ -185,10 +188,18 @@ fn cell_text(c: Column, r: &Row, tracepoint: bool) -> String {
 }
 
 /// The columns that fit in `width`, in display order: the handler, the sort column, then the rest
-/// by importance.
-pub fn visible_columns(width: u16, sort: Column) -> Vec<Column> {
-    let mut by_importance: Vec<Column> = Column::ALL.to_vec();
-    by_importance.sort_by_key(|c| (*c != Column::Handler, *c != sort, c.drop_order()));
+/// by importance. The namespace columns come before the least important timings when any row
+/// knows its namespaces, and not at all when none does (they would only say "-").
+pub fn visible_columns(width: u16, sort: Column, netns: bool) -> Vec<Column> {
+    let mut by_importance: Vec<Column> = Column::ALL
+        .into_iter()
+        .filter(|c| netns || c == &sort || !matches!(c, Column::Netns | Column::CrossNs))
+        .collect();
+    let order = |c: &Column| match c {
+        Column::Netns | Column::CrossNs if netns => Column::HoldMax.drop_order(),
+        _ => c.drop_order(),
+    };
+    by_importance.sort_by_key(|c| (*c != Column::Handler, *c != sort, order(c)));
     let mut used = NAME_MIN;
     let mut keep = vec![Column::Handler];
     for c in by_importance.into_iter().skip(1) {
@@ -234,7 +245,8 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     ]);
     let block = focused_block(title, app.focus == Focus::Table);
     let inner_width = area.width.saturating_sub(2 + 2);
-    let cols = visible_columns(inner_width, app.sort);
+    let netns = s.rows.iter().any(|r| !r.netns_inodes.is_empty());
+    let cols = visible_columns(inner_width, app.sort, netns);
     let header = TRow::new(cols.iter().map(|c| {
         let t = if *c == app.sort {
             format!("{} {arrow}", c.title())
@@ -366,7 +378,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
                 .map(|(t, holds, ns)| Line::from(format!("{t}  {holds} holds, {}", human_ns(*ns))))
                 .collect()
         };
-        let behind = if d.waited_behind.is_empty() {
+        let mut behind: Vec<Line<'static>> = if d.waited_behind.is_empty() {
             vec![Line::from("waited behind nobody").dark_gray()]
         } else {
             d.waited_behind
@@ -376,6 +388,15 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
                 })
                 .collect()
         };
+        if d.handoff_ns > 0 {
+            behind.push(
+                Line::from(format!(
+                    "hand-off {} (release to running)",
+                    human_ns(d.handoff_ns)
+                ))
+                .dark_gray(),
+            );
+        }
         vec![
             ("hold time".into(), Vec::new()),
             ("wait time".into(), Vec::new()),

@@ -19,8 +19,11 @@ pub struct Row {
     pub hold_p99: u64,
     pub hold_max: u64,
     pub hold_total: u64,
+    /// p99 of the waits that waited (0: none did).
     pub wait_p99: u64,
     pub wait_total: u64,
+    /// Wait others spent behind this row's holds.
+    pub made_wait: u64,
     /// Share of all RTNL hold time in view.
     pub share: f64,
     pub gp_ns: u64,
@@ -45,6 +48,8 @@ pub struct Detail {
     pub top_tasks: Vec<(String, u64, u64)>,
     /// (holder, wait ns behind it, share of this row's blamed wait), most first.
     pub waited_behind: Vec<(String, u64, f64)>,
+    /// The rest of this row's wait: from a release to the waiter running.
+    pub handoff_ns: u64,
     pub contended_waits: u64,
     pub continuation_holds: u64,
     pub gp_count: u64,
@@ -64,6 +69,7 @@ pub enum Column {
     HoldTotal,
     WaitP99,
     WaitTotal,
+    MadeWait,
     Share,
     Gp,
     Score,
@@ -72,7 +78,7 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 14] = [
+    pub const ALL: [Column; 15] = [
         Column::Handler,
         Column::Requests,
         Column::Holds,
@@ -82,6 +88,7 @@ impl Column {
         Column::HoldTotal,
         Column::WaitP99,
         Column::WaitTotal,
+        Column::MadeWait,
         Column::Share,
         Column::Gp,
         Column::Score,
@@ -98,8 +105,9 @@ impl Column {
             Column::HoldP99 => "HOLD p99",
             Column::HoldMax => "HOLD max",
             Column::HoldTotal => "HELD",
-            Column::WaitP99 => "WAIT p99",
+            Column::WaitP99 => "WAIT>0 p99",
             Column::WaitTotal => "WAITED",
+            Column::MadeWait => "MADE WAIT",
             Column::Share => "RTNL%",
             Column::Gp => "IN GP",
             Column::Score => "SCORE",
@@ -112,6 +120,7 @@ impl Column {
     pub fn width(self) -> u16 {
         match self {
             Column::Netns => 12,
+            Column::WaitP99 => 10,
             _ => 9,
         }
     }
@@ -122,16 +131,17 @@ impl Column {
             Column::Handler | Column::HoldTotal => 0,
             Column::Share => 1,
             Column::HoldP99 => 2,
-            Column::WaitTotal => 3,
-            Column::Score => 4,
-            Column::Requests => 5,
-            Column::Holds => 6,
-            Column::WaitP99 => 7,
-            Column::Gp => 8,
-            Column::HoldMax => 9,
-            Column::HoldP50 => 10,
-            Column::CrossNs => 11,
-            Column::Netns => 12,
+            Column::MadeWait => 3,
+            Column::WaitTotal => 4,
+            Column::Score => 5,
+            Column::Requests => 6,
+            Column::Holds => 7,
+            Column::WaitP99 => 8,
+            Column::Gp => 9,
+            Column::HoldMax => 10,
+            Column::HoldP50 => 11,
+            Column::CrossNs => 12,
+            Column::Netns => 13,
         }
     }
 
@@ -152,6 +162,7 @@ impl Column {
             Column::HoldTotal => a.hold_total.cmp(&b.hold_total),
             Column::WaitP99 => a.wait_p99.cmp(&b.wait_p99),
             Column::WaitTotal => a.wait_total.cmp(&b.wait_total),
+            Column::MadeWait => a.made_wait.cmp(&b.made_wait),
             Column::Share => a.share.total_cmp(&b.share),
             Column::Gp => a.gp_ns.cmp(&b.gp_ns),
             Column::Score => a.score.unwrap_or(-1.0).total_cmp(&b.score.unwrap_or(-1.0)),
@@ -217,6 +228,7 @@ pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
                 hold_total: s.hold_ns(),
                 wait_p99: s.wait.quantile(0.99),
                 wait_total: s.wait_ns(),
+                made_wait: s.blamed_ns,
                 share: if total_hold > 0 {
                     s.hold_ns() as f64 / total_hold as f64
                 } else {
@@ -236,6 +248,7 @@ pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
                     wait_buckets: s.wait.log2_buckets(),
                     top_tasks,
                     waited_behind,
+                    handoff_ns: s.handoff_ns(),
                     contended_waits: s.contended_waits,
                     continuation_holds: s.continuation_holds,
                     gp_count: s.gp_count,

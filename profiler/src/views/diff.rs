@@ -30,6 +30,7 @@ fn row_cells(r: &Row) -> Vec<String> {
         t(r.wait_p99),
         t(r.wait_total),
         t(r.gp_total),
+        t(r.made_wait),
         if r.regressions > 0 {
             format!("{} REGRESSED", r.regressions)
         } else {
@@ -38,8 +39,18 @@ fn row_cells(r: &Row) -> Vec<String> {
     ]
 }
 
-const HEAD: [&str; 10] = [
-    "HANDLER", "REQS", "HOLDS", "HOLD p50", "HOLD p99", "HELD", "WAIT p99", "WAITED", "IN GP", "",
+const HEAD: [&str; 11] = [
+    "HANDLER",
+    "REQS",
+    "HOLDS",
+    "HOLD p50",
+    "HOLD p99",
+    "HELD",
+    "WAIT>0 p99",
+    "WAITED",
+    "IN GP",
+    "MADE WAIT",
+    "",
 ];
 
 fn check_line(c: &Check) -> String {
@@ -123,10 +134,10 @@ pub fn markdown(d: &Diff) -> String {
         "RTNL utilization {:.1}% → {:.1}%\n\n| {} |\n|{}|\n",
         d.utilization.0 * 100.0,
         d.utilization.1 * 100.0,
-        HEAD[..9].join(" | "),
+        HEAD[..10].join(" | "),
         [" :--- "]
             .into_iter()
-            .chain([" ---: "; 8])
+            .chain([" ---: "; 9])
             .collect::<Vec<_>>()
             .join("|")
     );
@@ -135,7 +146,7 @@ pub fn markdown(d: &Diff) -> String {
         if r.regressions > 0 {
             c[0] = format!("**{}**", c[0]);
         }
-        c.truncate(9);
+        c.truncate(10);
         out += &format!("| {} |\n", c.join(" | "));
     }
     for (title, checks) in check_lists(d) {

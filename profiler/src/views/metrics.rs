@@ -5,11 +5,15 @@
 //! `rtnetlink` or `kernel`):
 //! * `rtnl_hold_seconds`, `rtnl_wait_seconds` — histograms per handler (HOLD_BUCKETS);
 //! * `rtnl_acquisitions`, `rtnl_contended_waits`, `rtnl_grace_period_seconds`,
-//!   `rtnl_grace_periods` — counters per handler; `rtnl_requests`, `rtnl_requests_locked` — per
-//!   message type;
+//!   `rtnl_grace_periods`, `rtnl_made_others_wait_seconds` (wait others spent behind the
+//!   handler's holds: the blame, whatever order records arrived in), `rtnl_waited_behind_seconds`
+//!   (the part of the handler's own wait spent behind holders; the rest of `rtnl_wait_seconds` is
+//!   hand-off) — counters per handler; `rtnl_requests`, `rtnl_requests_locked` — per message type;
+//! * `rtnl_wait_seconds` counts the waits that waited (a fast-path acquisition has none);
 //! * `rtnl_held_seconds` (rate() of it is RTNL utilization over any window),
 //!   `rtnl_utilization_ratio` (gauge: the last complete second), `rtnl_trylock_failures`,
-//!   `rtnl_lost_events`, `rtnlprof_records`, and `rtnlprof_build_info`.
+//!   `rtnl_lost_events`, `rtnl_blame_late_records` (records that reached further back than the
+//!   blame keeps), `rtnlprof_records`, and `rtnlprof_build_info`.
 //!
 //! Label sets stay bounded: message types come from the kernel's fixed table; kernel callers
 //! other than the first `limit` (by hold time when they appeared) are summed under
@@ -174,6 +178,8 @@ struct Series {
     requests: u64,
     requests_locked: u64,
     trylock_failed: u64,
+    blamed_ns: u64,
+    behind_ns: u64,
 }
 
 impl Series {
@@ -188,6 +194,8 @@ impl Series {
             requests: s.requests,
             requests_locked: s.requests_locked,
             trylock_failed: s.trylock_failed,
+            blamed_ns: s.blamed_ns,
+            behind_ns: s.behind_ns,
         }
     }
     fn add(&mut self, o: &Series) {
@@ -200,6 +208,8 @@ impl Series {
         self.requests += o.requests;
         self.requests_locked += o.requests_locked;
         self.trylock_failed += o.trylock_failed;
+        self.blamed_ns += o.blamed_ns;
+        self.behind_ns += o.behind_ns;
     }
 }
 
@@ -209,6 +219,7 @@ struct Snapshot {
     /// (handler, kind) -> figures, "other" callers summed.
     handlers: BTreeMap<(String, &'static str), Series>,
     held_ns: u64,
+    blame_late: u64,
     info: Info,
     /// Per namespace label (with --netns-labels).
     netns: Option<BTreeMap<String, crate::model::NsShare>>,
@@ -228,6 +239,9 @@ pub const TP_UNMEASURED_FAMILIES: &[&str] = &[
     "rtnl_netns_acquisitions",
     "rtnl_netns_hold",
     "rtnl_netns_cross_wait",
+    "rtnl_made_others_wait",
+    "rtnl_waited_behind",
+    "rtnl_blame_late_records",
 ];
 
 impl Snapshot {
@@ -283,7 +297,7 @@ impl Collector for Snapshot {
             }
         }
         type Get = fn(&Series) -> f64;
-        let per_handler: [(&str, &str, Option<Unit>, Get, bool); 6] = [
+        let per_handler: [(&str, &str, Option<Unit>, Get, bool); 8] = [
             (
                 "rtnl_acquisitions",
                 "Acquisitions (holds) of rtnl_mutex, per handler.",
@@ -310,6 +324,20 @@ impl Collector for Snapshot {
                 "RCU grace-period waits while holding rtnl_mutex, per handler.",
                 None,
                 |s| s.gp_count as f64,
+                false,
+            ),
+            (
+                "rtnl_made_others_wait",
+                "Wait other acquisitions spent behind this handler's holds of rtnl_mutex.",
+                Some(Unit::Seconds),
+                |s| s.blamed_ns as f64 / 1e9,
+                false,
+            ),
+            (
+                "rtnl_waited_behind",
+                "The part of this handler's wait spent while others held rtnl_mutex (the rest is hand-off).",
+                Some(Unit::Seconds),
+                |s| s.behind_ns as f64 / 1e9,
                 false,
             ),
             (
@@ -348,7 +376,7 @@ impl Collector for Snapshot {
         let trylock: u64 = self.handlers.values().map(|s| s.trylock_failed).sum();
         let i = &self.info;
         let k = &i.kernel_stats;
-        let counters: [(&str, &str, Option<Unit>, f64); 4] = [
+        let counters: [(&str, &str, Option<Unit>, f64); 5] = [
             (
                 "rtnl_held",
                 "Time rtnl_mutex was held; rate() of it is RTNL utilization.",
@@ -366,6 +394,12 @@ impl Collector for Snapshot {
                 "Events the ring buffer could not take (figures are low by them).",
                 None,
                 k.lost_events as f64,
+            ),
+            (
+                "rtnl_blame_late_records",
+                "Records that reached further back than who-waited-behind-whom keeps (their blame may be short).",
+                None,
+                self.blame_late as f64,
             ),
             (
                 "rtnlprof_records",
@@ -481,6 +515,7 @@ pub fn render(
     let snapshot = Snapshot {
         handlers,
         held_ns: model.held_per_second.iter().sum(),
+        blame_late: model.blame_late().records,
         info: info.clone(),
         netns,
     };

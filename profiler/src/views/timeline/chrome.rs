@@ -3,7 +3,8 @@
 //! * a slice per hold named by its handler, with the wait, grace periods and request as arguments;
 //!   a slice per wait before it ("wait: HANDLER"), and per rtnetlink request ("request: HANDLER");
 //!   a slice that would overlap another on its track without nesting goes on an async track;
-//! * flow arrows from each holder a wait waited behind to the wait (at most FLOWS_PER_WAIT);
+//! * flow arrows from each holder a wait waited behind to the wait, the overlap in the start's
+//!   `overlap_us`: the model's blame pairs (`model::blame`), found whatever order records came in;
 //! * counters on the "RTNL" process: held (0/1), waiters, and utilization per 100 ms;
 //! * a "network namespaces" process with a track per namespace: every hold acting in it.
 //!
@@ -20,6 +21,7 @@ use serde_json::{json, Value};
 use super::{hold_handler, Filter};
 use crate::{
     events::{Hold, HoldContext, Record},
+    model::blame::BlameIndex,
     model::names,
     trace::Header,
 };
@@ -28,9 +30,6 @@ use crate::{
 const RTNL_PID: u32 = 0;
 /// The pseudo-process with a track per network namespace (all holds acting in it).
 const NETNS_PID: u32 = u32::MAX - 1;
-/// Recent holds kept to find whom a wait waited behind (as the model's blame matrix).
-const RECENT_HOLDS: usize = 4096;
-const FLOWS_PER_WAIT: usize = 8;
 /// Slices kept per thread to check that a new one nests.
 const GUARD_SLICES: usize = 64;
 /// Records arrive in completion order; a hold's wait can start this long before the latest record
@@ -57,8 +56,8 @@ pub struct ChromeWriter<W: Write> {
     filter: Filter,
     named: HashSet<u32>,
     named_pids: HashSet<u32>,
-    /// (tid, acquired, released) of recent exported holds, in release order.
-    recent: VecDeque<(u32, u32, u64, u64)>,
+    /// Recent exported waits and holds (of (tgid, tid)), matched as the model's blame is.
+    blame: BlameIndex<(u32, u32)>,
     guard: HashMap<u32, VecDeque<(u64, u64)>>,
     next_id: u64,
     /// Counter change points: (ts, held delta, waiters delta), earliest first.
@@ -110,7 +109,7 @@ impl<W: Write> ChromeWriter<W> {
             filter,
             named: HashSet::new(),
             named_pids: HashSet::new(),
-            recent: VecDeque::new(),
+            blame: BlameIndex::default(),
             guard: HashMap::new(),
             next_id: 1,
             changes: BinaryHeap::new(),
@@ -270,8 +269,8 @@ impl<W: Write> ChromeWriter<W> {
                 json!({"wait_us": dur(wait_ns), "contention_begins": h.contention_begins}),
             )?;
             self.stats.waits += 1;
-            self.flows(h)?;
         }
+        self.flows(h)?;
         self.slice(
             tgid,
             tid,
@@ -292,40 +291,38 @@ impl<W: Write> ChromeWriter<W> {
                 "args": {"netns": h.netns, "tid": tid, "comm": h.task.comm}}),
             )?;
         }
-        self.recent
-            .push_back((tgid, tid, h.acquired_ns, h.released_ns));
-        if self.recent.len() > RECENT_HOLDS {
-            self.recent.pop_front();
-        }
         Ok(())
     }
 
-    /// Arrows from the holders whose holds overlapped this wait (latest first) to the wait.
+    /// Arrows from holders to the waits that waited behind them: this hold's wait behind the
+    /// holds already seen, and the waits already seen behind this hold (a request's holds come
+    /// when it returns, after the waits that queued behind them).
     fn flows(&mut self, h: &Hold) -> io::Result<()> {
-        let (from, to) = (h.wait_start_ns, h.acquired_ns);
-        let holders: Vec<(u32, u32, u64, u64)> = self
-            .recent
-            .iter()
-            .rev()
-            .take_while(|r| r.3 > from)
-            .filter(|r| r.1 != h.task.tid && r.3.min(to) > r.2.max(from))
-            .take(FLOWS_PER_WAIT)
-            .copied()
-            .collect();
-        for (tgid, tid, acq, rel) in holders {
+        let mut pairs = Vec::new();
+        self.blame.add(
+            (h.task.tgid, h.task.tid),
+            h.wait_start_ns,
+            h.acquired_ns,
+            h.released_ns,
+            |o| pairs.push(o),
+        );
+        for o in pairs {
+            let ((wpid, wtid), (hpid, htid)) = (o.waiter, o.holder);
+            if wtid == htid {
+                continue;
+            }
             let id = self.next_id;
             self.next_id += 1;
-            // Start inside the holder's slice, end inside the wait's (before the hold begins).
-            let s = acq.max(from);
-            let f = rel.min(to).saturating_sub(1).max(from);
+            // Start inside the holder's slice, end inside the wait's (before its hold begins).
+            let (s, f) = (o.from, o.from + o.ns - 1);
             self.event(
                 &json!({"ph": "s", "id": id, "name": "waited behind", "cat": "blame",
-                "pid": tgid, "tid": tid, "ts": us(s, self.origin_ns)}),
+                "pid": hpid, "tid": htid, "ts": us(s, self.origin_ns),
+                "args": {"overlap_us": dur(o.ns)}}),
             )?;
             self.event(
                 &json!({"ph": "f", "bp": "e", "id": id, "name": "waited behind",
-                "cat": "blame", "pid": h.task.tgid, "tid": h.task.tid,
-                "ts": us(f, self.origin_ns)}),
+                "cat": "blame", "pid": wpid, "tid": wtid, "ts": us(f, self.origin_ns)}),
             )?;
             self.stats.flows += 1;
         }

@@ -154,6 +154,20 @@ fn every_hold_once_slices_nest_and_flows_pair() {
         }
         // The recordings have contended waits: there are arrows to check.
         assert!(stats.flows > 0, "{series}: no flows");
+        // The arrows are the model's blame: their overlaps add up to its wait behind holders.
+        let overlap: u64 = events
+            .iter()
+            .filter(|e| e["ph"] == "s")
+            .map(|e| ns(&e["args"]["overlap_us"]))
+            .sum();
+        let mut model = crate::model::Model::new();
+        records.iter().for_each(|r| model.add(r));
+        assert_eq!(
+            overlap,
+            model.totals().behind_ns,
+            "{series}: arrows vs blame"
+        );
+        assert!(overlap > 0);
 
         // 4. Counters: RTNL is never held twice, never negative; waiters never negative.
         let counters: Vec<&Value> = events
