@@ -60,8 +60,24 @@ impl<K: Copy> Side<K> {
     fn insert(&mut self, key: K, from: u64, to: u64) {
         // Records mostly arrive close to time order: the common case appends.
         let pos = match self.v.back() {
-            Some(b) if b.from > from => self.v.partition_point(|x| x.from <= from),
-            _ => self.v.len(),
+            // Late ones land close to the end: look there first.
+            Some(b) if b.from > from => {
+                let n = self.v.len();
+                match (1..n.min(16)).find(|&k| self.v[n - 1 - k].from <= from) {
+                    Some(k) => n - k,
+                    None => self.v.partition_point(|x| x.from <= from),
+                }
+            }
+            b => {
+                let reach = b.map_or(to, |b| b.reach.max(to));
+                self.v.push_back(Interval {
+                    key,
+                    from,
+                    to,
+                    reach,
+                });
+                return;
+            }
         };
         let before = if pos == 0 { 0 } else { self.v[pos - 1].reach };
         self.v.insert(

@@ -77,6 +77,8 @@ pub struct HandlerStats {
     pub by_task: FxHashMap<u32, TaskShare>,
     /// This handler's requests, holds and waits per network namespace (inode number; 0 unknown).
     pub by_netns: FxHashMap<u32, NsShare>,
+    /// Its number in the model's blame index (given at its first hold).
+    blame_id: Option<u32>,
 }
 
 /// What happened in one network namespace (of one handler, or of all).
@@ -171,10 +173,11 @@ pub const BUCKET_NS: u64 = 1_000_000_000;
 pub struct Model {
     pub handlers: BTreeMap<Handler, HandlerStats>,
     pub tasks: BTreeMap<u32, TaskStats>,
-    /// (waiter, holder) -> time the waiter's acquisitions spent behind the holder's holds.
-    pub blame: BTreeMap<(Handler, Handler), u64>,
-    /// The part of `blame` where the holder acted in another network namespace than the waiter.
-    pub blame_cross_netns: BTreeMap<(Handler, Handler), u64>,
+    /// (waiter, holder) by blame id -> time the waiter's acquisitions spent behind the holder's
+    /// holds ([`Model::blame`] names them).
+    blame_ids: FxHashMap<(u32, u32), u64>,
+    /// The part of it where the holder acted in another network namespace than the waiter.
+    blame_cross_ids: FxHashMap<(u32, u32), u64>,
     /// Per network namespace (inode number; 0: unknown) totals.
     pub netns: BTreeMap<u32, NsShare>,
     /// Time RTNL was held in each second since `origin_ns`.
@@ -183,7 +186,7 @@ pub struct Model {
     /// Recent waits and holds, matched pairwise in any order of arrival (keys: handler number in
     /// `handler_list`, network namespace).
     blame_index: blame::BlameIndex<(u32, u32)>,
-    handler_ids: FxHashMap<Handler, u32>,
+    /// Handlers by blame id.
     handler_list: Vec<Handler>,
     overlaps: Vec<blame::Overlap<(u32, u32)>>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
@@ -287,11 +290,12 @@ impl Model {
         n.wait_ns += h.wait_ns();
         self.add_held(h.acquired_ns, h.released_ns);
 
-        if !self.handlers.contains_key(&handler) {
-            self.handlers
-                .insert(handler.clone(), HandlerStats::default());
-        }
-        let s = self.handlers.get_mut(&handler).expect("inserted");
+        let next_id = self.handler_list.len() as u32;
+        let s = match self.handlers.get_mut(&handler) {
+            Some(s) => s,
+            None => self.handlers.entry(handler.clone()).or_default(),
+        };
+        let id = *s.blame_id.get_or_insert(next_id);
         s.holds += 1;
         s.continuation_holds += u64::from(continuation);
         s.hold.record(h.hold_ns());
@@ -311,7 +315,9 @@ impl Model {
         n.hold_ns += h.hold_ns();
         n.wait_ns += h.wait_ns();
 
-        let id = self.handler_id(&handler);
+        if id == next_id {
+            self.handler_list.push(handler);
+        }
         let mut overlaps = std::mem::take(&mut self.overlaps);
         self.blame_index.add(
             (id, h.netns),
@@ -326,14 +332,41 @@ impl Model {
         self.overlaps = overlaps;
     }
 
-    fn handler_id(&mut self, h: &Handler) -> u32 {
-        if let Some(&id) = self.handler_ids.get(h) {
-            return id;
+    /// The blame id of a handler, given now if it has none.
+    fn blame_id(&mut self, h: &Handler) -> u32 {
+        let next_id = self.handler_list.len() as u32;
+        let s = self.handlers.entry(h.clone()).or_default();
+        let id = *s.blame_id.get_or_insert(next_id);
+        if id == next_id {
+            self.handler_list.push(h.clone());
         }
-        let id = self.handler_list.len() as u32;
-        self.handler_list.push(h.clone());
-        self.handler_ids.insert(h.clone(), id);
         id
+    }
+
+    fn named(&self, ids: &FxHashMap<(u32, u32), u64>) -> BTreeMap<(Handler, Handler), u64> {
+        ids.iter()
+            .map(|(&(w, h), &ns)| {
+                (
+                    (
+                        self.handler_list[w as usize].clone(),
+                        self.handler_list[h as usize].clone(),
+                    ),
+                    ns,
+                )
+            })
+            .collect()
+    }
+
+    /// Who waited behind whom: (waiter, holder) -> time the waiter's acquisitions spent while the
+    /// holder held RTNL.
+    pub fn blame(&self) -> BTreeMap<(Handler, Handler), u64> {
+        self.named(&self.blame_ids)
+    }
+
+    /// The part of [`Model::blame`] where the holder acted in another network namespace than the
+    /// waiter (both known).
+    pub fn blame_cross_netns(&self) -> BTreeMap<(Handler, Handler), u64> {
+        self.named(&self.blame_cross_ids)
     }
 
     /// Records that reached behind the blame window (their pairs with dropped intervals are
@@ -345,21 +378,21 @@ impl Model {
     /// Adds one (wait, hold) overlap to the blame figures of both sides.
     fn blame_overlap(&mut self, o: blame::Overlap<(u32, u32)>) {
         let ((w, waiter_ns), (h, holder_ns)) = (o.waiter, o.holder);
-        let waiter = self.handler_list[w as usize].clone();
-        let holder = self.handler_list[h as usize].clone();
         let cross = waiter_ns != 0 && holder_ns != 0 && waiter_ns != holder_ns;
-        let ws = self.handlers.entry(waiter.clone()).or_default();
-        ws.behind_ns += o.ns;
-        if cross {
-            ws.by_netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
-            self.netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
-            *self
-                .blame_cross_netns
-                .entry((waiter.clone(), holder.clone()))
-                .or_default() += o.ns;
+        *self.blame_ids.entry((w, h)).or_default() += o.ns;
+        if let Some(ws) = self.handlers.get_mut(&self.handler_list[w as usize]) {
+            ws.behind_ns += o.ns;
+            if cross {
+                ws.by_netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
+            }
         }
-        self.handlers.entry(holder.clone()).or_default().blamed_ns += o.ns;
-        *self.blame.entry((waiter, holder)).or_default() += o.ns;
+        if let Some(hs) = self.handlers.get_mut(&self.handler_list[h as usize]) {
+            hs.blamed_ns += o.ns;
+        }
+        if cross {
+            self.netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
+            *self.blame_cross_ids.entry((w, h)).or_default() += o.ns;
+        }
     }
 
     /// Whether any record carried a known network namespace.
@@ -401,11 +434,17 @@ impl Model {
             m.wait_ns += t.wait_ns;
             m.gp_ns += t.gp_ns;
         }
-        for (k, v) in &o.blame {
-            *self.blame.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &o.blame_cross_netns {
-            *self.blame_cross_netns.entry(k.clone()).or_default() += v;
+        for (theirs, mine) in [(&o.blame_ids, false), (&o.blame_cross_ids, true)] {
+            for (&(w, h), &ns) in theirs {
+                let w = self.blame_id(&o.handler_list[w as usize]);
+                let h = self.blame_id(&o.handler_list[h as usize]);
+                let to = if mine {
+                    &mut self.blame_cross_ids
+                } else {
+                    &mut self.blame_ids
+                };
+                *to.entry((w, h)).or_default() += ns;
+            }
         }
         for (k, v) in &o.netns {
             self.netns.entry(*k).or_default().add(v);

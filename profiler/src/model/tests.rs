@@ -119,12 +119,12 @@ fn blame_splits_a_wait_over_the_holders_it_waited_behind() {
     m.add(&hold(other("a"), 1, (10, 10), 50));
     m.add(&hold(other("b"), 2, (40, 50), 80));
     m.add(&hold(other("c"), 3, (20, 80), 90));
-    assert_eq!(m.blame[&(b.clone(), a.clone())], 10);
-    assert_eq!(m.blame[&(c.clone(), a.clone())], 30);
-    assert_eq!(m.blame[&(c.clone(), b.clone())], 30);
+    assert_eq!(m.blame()[&(b.clone(), a.clone())], 10);
+    assert_eq!(m.blame()[&(c.clone(), a.clone())], 30);
+    assert_eq!(m.blame()[&(c.clone(), b.clone())], 30);
     assert_eq!(m.handlers[&a].blamed_ns, 40);
     assert_eq!(m.handlers[&b].blamed_ns, 30);
-    assert!(!m.blame.contains_key(&(a, c)));
+    assert!(!m.blame().contains_key(&(a, c)));
 }
 
 #[test]
@@ -354,7 +354,7 @@ fn waits_behind_other_namespaces_are_what_per_netns_rtnl_would_save() {
     let b = &m.handlers[&Handler::Caller("b".into())];
     assert_eq!(b.cross_wait_ns(), 110);
     assert_eq!(
-        m.blame_cross_netns[&(Handler::Caller("b".into()), Handler::Caller("a".into()))],
+        m.blame_cross_netns()[&(Handler::Caller("b".into()), Handler::Caller("a".into()))],
         110
     );
     // Per-namespace totals add up to the totals.
@@ -477,7 +477,7 @@ type BlameFigures = (
 
 fn blame_figures(m: &Model) -> BlameFigures {
     (
-        m.blame.clone(),
+        m.blame(),
         m.handlers
             .iter()
             .map(|(h, s)| (h.name(), s.blamed_ns, s.behind_ns))
@@ -522,13 +522,13 @@ fn a_dellink_whose_hold_arrives_after_its_waiters_is_blamed_for_them() {
     let m = model_of(&emitted);
     let (dellink, getlink) = (Handler::Msg(msg(17)), Handler::Msg(msg(18)));
     assert_eq!(
-        m.blame.get(&(getlink.clone(), dellink.clone())),
+        m.blame().get(&(getlink.clone(), dellink.clone())),
         Some(&3500)
     );
     assert_eq!(m.handlers[&dellink].blamed_ns, 3500);
     assert_eq!(m.handlers[&getlink].behind_ns, 3500);
     assert_eq!(m.handlers[&getlink].handoff_ns(), 0);
-    assert_eq!(m.blame, exact_blame(&emitted));
+    assert_eq!(m.blame(), exact_blame(&emitted));
     let c = candidates::rank(&m);
     assert_eq!(c[0].handler, "AF_UNSPEC RTM_DELLINK");
     assert!(
@@ -566,7 +566,7 @@ proptest! {
         let emitted = contended_run(&steps);
         let exact = exact_blame(&emitted);
         let kernel_order = model_of(&emitted);
-        prop_assert_eq!(&kernel_order.blame, &exact);
+        prop_assert_eq!(&kernel_order.blame(), &exact);
         prop_assert_eq!(kernel_order.blame_late(), blame::Late::default());
         // In time order (by release) and shuffled, with each request after its holds (the kernel
         // emits a request when it returns, after every hold it took).

@@ -544,9 +544,15 @@ pub const HELP: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit"),
 ];
 
+/// What the live blame figures lag by, said where the keys are explained.
+pub const BLAME_NOTE: &[&str] = &[
+    "MADE WAIT and \"waited behind\" count a wait once its holder's",
+    "record is in: a request's holds come when it returns.",
+];
+
 fn draw_help(frame: &mut Frame, area: Rect) {
     let w = 66.min(area.width);
-    let h = (HELP.len() as u16 + 4).min(area.height);
+    let h = (HELP.len() as u16 + 7).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -563,6 +569,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
+    lines.push(Line::from(""));
+    for l in BLAME_NOTE {
+        lines.push(Line::from(*l).dark_gray());
+    }
     lines.push(Line::from(""));
     lines.push(
         Line::from("any key closes this help")

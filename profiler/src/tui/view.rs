@@ -187,7 +187,8 @@ const DETAIL_TOP: usize = 5;
 pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
     let total_hold = model.hold_wait_ns().0;
     let mut blamed: std::collections::BTreeMap<&Handler, Vec<(&Handler, u64)>> = Default::default();
-    for ((waiter, holder), ns) in &model.blame {
+    let blame = model.blame();
+    for ((waiter, holder), ns) in &blame {
         blamed.entry(waiter).or_default().push((holder, *ns));
     }
     model

@@ -397,7 +397,7 @@ fn tasks_ranked(model: &Model) -> Vec<&TaskStats> {
 
 fn blame_ranked(model: &Model) -> Vec<BlameRow> {
     let mut b: Vec<BlameRow> = model
-        .blame
+        .blame()
         .iter()
         .map(|((w, h), ns)| BlameRow {
             waiter: w.name(),
