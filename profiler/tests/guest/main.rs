@@ -3,6 +3,7 @@
 //! They need BPF trampolines and `rtnl_mutex` in kallsyms, which the host does not offer; the
 //! tracepoint mode runs here too, beside the full one.
 
+mod blame;
 mod capture;
 mod diff;
 mod netns;
