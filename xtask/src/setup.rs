@@ -13,7 +13,7 @@ pub struct Options {}
 /// Debian packages: QEMU and busybox for the guests, Debian's rustc with the BPF core library
 /// and LLVM 22 for the eBPF build and bpf-linker, iproute2, bpftool and tmux for the guests
 /// (tmux also drives `top` in the host tests); Prometheus (with promtool) scrapes `serve` in the
-/// host tests.
+/// host tests; bpftrace keeps the guest tests' independent record of RTNL's holds and waits.
 pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "busybox-static",
@@ -23,6 +23,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "libxml2-utils",
     "tmux",
     "prometheus",
+    "bpftrace",
     "binutils",
     "rustc-web",
     "cargo-web",

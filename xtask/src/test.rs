@@ -145,7 +145,10 @@ pub fn run(o: &Options) -> Result<i32> {
     }
 
     step("building the guest binaries");
-    let bins = build::guest_binaries(true)?;
+    let mut bins = build::guest_binaries(true)?;
+    // The blame test's independent record of every hold and wait (with its ldd libraries).
+    bins.extra
+        .push(("/usr/bin/bpftrace".into(), "/usr/bin/bpftrace".into()));
     let mut cmd = vec![
         "/usr/bin/rtnlprof-guest-tests".to_owned(),
         "--test-threads=1".to_owned(),
