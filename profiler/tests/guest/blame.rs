@@ -288,20 +288,31 @@ const SLOW_LINKS: u64 = 60;
 const ADDR_LINKS: u64 = 16;
 const CHEAP_BATCH: u64 = 40;
 
-/// One slow holder (RTM_DELLINK holds RTNL across RCU grace periods), two senders of cheap
-/// RTM_GETLINK lookups of `lo` that start with it and keep going in batches until one batch past
-/// its end, and an address writer on links of its own; exits non-zero if any of them failed.
+/// Both writers create their links first, one after the other; then one slow holder deletes its
+/// links (RTM_DELLINK holds RTNL across RCU grace periods) while two senders of cheap
+/// RTM_GETLINK lookups of `lo` and an address writer (adding and deleting addresses on its own
+/// links) run. The slow holder starts deleting only once the three others are running, and they
+/// go on until it has finished (the cheap senders one batch more), so they span its whole phase.
+/// Exits non-zero if any of them failed.
 fn workload_script() -> String {
     format!(
-        "W={WORKLOAD}; D=/tmp/blame.done; rm -f $D /tmp/blame.*.json
-( $W prefix=bslow links:{SLOW_LINKS} dellinks:{SLOW_LINKS} > /tmp/blame.slow.json; echo $? > $D ) &
+        "W={WORKLOAD}; D=/tmp/blame.done; rm -f $D /tmp/blame.ready* /tmp/blame.*.json
+$W prefix=baddr net=7 links:{ADDR_LINKS} > /tmp/blame.addr.json || exit 1
+$W prefix=bslow links:{SLOW_LINKS} > /tmp/blame.slow.json || exit 1
+( until [ -e /tmp/blame.ready1 ] && [ -e /tmp/blame.ready2 ] && [ -e /tmp/blame.ready3 ]; do
+    sleep 0.02; done
+  $W prefix=bslow dellinks:{SLOW_LINKS} >> /tmp/blame.slow.json; echo $? > $D ) &
 cheap() {{
+  $W getlinks:{CHEAP_BATCH} >> /tmp/blame.cheap$1.json || {{ echo 1 > $D; return 1; }}
+  touch /tmp/blame.ready$1
   until [ -e $D ]; do $W getlinks:{CHEAP_BATCH} >> /tmp/blame.cheap$1.json || return 1; done
   $W getlinks:{CHEAP_BATCH} >> /tmp/blame.cheap$1.json
 }}
 cheap 1 & a=$!
 cheap 2 & b=$!
-( $W prefix=baddr net=7 links:{ADDR_LINKS} > /tmp/blame.addr.json || exit 1
+( $W prefix=baddr net=7 addrs:{ADDR_LINKS} deladdrs:{ADDR_LINKS} >> /tmp/blame.addr.json \
+    || {{ echo 1 > $D; exit 1; }}
+  touch /tmp/blame.ready3
   until [ -e $D ]; do
     $W prefix=baddr net=7 addrs:{ADDR_LINKS} deladdrs:{ADDR_LINKS} >> /tmp/blame.addr.json || exit 1
   done ) & c=$!
@@ -574,7 +585,11 @@ fn blame_matches_an_independent_interval_record() {
         "the reference holds one RTNL per RTM_GETLINK sent"
     );
     let slow: Vec<Workload> = read_workloads("/tmp/blame.slow.json");
-    assert_eq!(slow[0].count(0, 17), SLOW_LINKS);
+    assert_eq!(
+        slow.iter().map(|w| w.count(0, 17)).sum::<u64>(),
+        SLOW_LINKS,
+        "RTM_DELLINK sent"
+    );
     assert!(count(msg(17)) >= SLOW_LINKS, "RTM_DELLINK holds");
     let keys: BTreeSet<Key> = trace.holds.iter().map(|h| h.key).collect();
     for k in keys {
