@@ -18,11 +18,17 @@ use crate::support::{export, rtnlprof, Workload, RTNLPROF, WORKLOAD};
 /// Every hold and wait of `rtnl_mutex` (`$1`: its address, as a signed decimal) as an interval,
 /// one line each (bpftrace 0.17: `kfunc` is fentry, `kretfunc` fexit):
 ///
-/// * `W tid family type dump start_ns acquired_ns`: a `mutex_lock`, `mutex_lock_killable` or
-///   `mutex_lock_interruptible` call on `&rtnl_mutex`, from its entry to its return;
+/// * `W tid family type dump start_ns acquired_ns return_ns`: a `mutex_lock`,
+///   `mutex_lock_killable` or `mutex_lock_interruptible` call on `&rtnl_mutex`, from its entry to
+///   the acquisition, then its return;
 /// * `F tid family type dump start_ns return_ns`: a killable/interruptible call that gave up;
-/// * `H tid family type dump acquired_ns released_ns`: a hold, from the lock call's return (or a
-///   successful `mutex_trylock`'s) to the entry of `mutex_unlock`;
+/// * `H tid family type dump acquired_ns released_ns`: a hold, from the acquisition to the entry
+///   of `mutex_unlock`.
+///
+/// The acquisition is the lock call's return (or a successful `mutex_trylock`'s), except after a
+/// slow path: there the thread owns the mutex from `lock:contention_end` (ret 0) on, and may wait
+/// long (woken, not yet running) before the call returns; that time is neither a wait nor
+/// another's hold, so it is the hold's;
 /// * `U tid now_ns`: a `mutex_unlock` of a hold whose acquisition was not seen.
 ///
 /// `family type dump` is the rtnetlink message the thread is handling (`rtnetlink_rcv_msg`'s
@@ -55,16 +61,22 @@ kfunc:netlink_dump {
 }
 kretfunc:netlink_dump { delete(@cont[tid]); }
 kfunc:mutex_lock, kfunc:mutex_lock_killable, kfunc:mutex_lock_interruptible
-/(int64)args->lock == $1/ { @ws[tid] = nsecs; }
+/(int64)args->lock == $1/ { @ws[tid] = nsecs; delete(@acq[tid]); }
+tracepoint:lock:contention_end /(int64)args->lock_addr == $1 && args->ret == 0/ {
+  @acq[tid] = nsecs;
+}
 kretfunc:mutex_lock /(int64)args->lock == $1/ {
   $now = nsecs;
+  $acq = @acq[tid];
+  if ($acq == 0) { $acq = $now; }
   $k = @req[tid];
   if ($k == 0) { $k = @cont[tid]; }
   if ($k == 0) { $k = (uint64)0xffffff00; }
-  printf("W %d %d %d %d %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
-         @ws[tid], $now);
+  printf("W %d %d %d %d %llu %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
+         @ws[tid], $acq, $now);
   delete(@ws[tid]);
-  @hs[tid] = $now;
+  delete(@acq[tid]);
+  @hs[tid] = $acq;
   @hk[tid] = $k;
 }
 kretfunc:mutex_lock_killable, kretfunc:mutex_lock_interruptible /(int64)args->lock == $1/ {
@@ -73,15 +85,18 @@ kretfunc:mutex_lock_killable, kretfunc:mutex_lock_interruptible /(int64)args->lo
   if ($k == 0) { $k = @cont[tid]; }
   if ($k == 0) { $k = (uint64)0xffffff00; }
   if (retval == 0) {
-    printf("W %d %d %d %d %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
-           @ws[tid], $now);
-    @hs[tid] = $now;
+    $acq = @acq[tid];
+    if ($acq == 0) { $acq = $now; }
+    printf("W %d %d %d %d %llu %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
+           @ws[tid], $acq, $now);
+    @hs[tid] = $acq;
     @hk[tid] = $k;
   } else {
     printf("F %d %d %d %d %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
            @ws[tid], $now);
   }
   delete(@ws[tid]);
+  delete(@acq[tid]);
 }
 kretfunc:mutex_trylock /(int64)args->lock == $1 && retval != 0/ {
   $k = @req[tid];
@@ -102,7 +117,7 @@ kfunc:mutex_unlock /(int64)args->lock == $1/ {
     printf("U %d %llu\n", tid, $now);
   }
 }
-END { clear(@req); clear(@cont); clear(@dumpsk); clear(@ws); clear(@hs); clear(@hk); }
+END { clear(@req); clear(@cont); clear(@dumpsk); clear(@ws); clear(@acq); clear(@hs); clear(@hk); }
 "#;
 
 /// The handler a wait or hold belongs to: an rtnetlink message type, or (255, 65535) for a holder
@@ -215,10 +230,12 @@ pub fn parse(text: &str) -> Trace {
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.first().copied() {
-            Some("W") => match interval(&f[1..]) {
+            // The return (the last field) is for the eye: the wait ends at the acquisition.
+            Some("W") if f.len() == 8 => match interval(&f[1..7]) {
                 Some(i) => t.waits.push(i),
                 None => t.malformed.push(line.to_owned()),
             },
+            Some("W") => t.malformed.push(line.to_owned()),
             Some("H") => match interval(&f[1..]) {
                 Some(i) => t.holds.push(i),
                 None => t.malformed.push(line.to_owned()),
@@ -719,12 +736,13 @@ fn blame_matches_an_independent_interval_record() {
 fn blame_reference_splits_waits_over_other_threads_holds() {
     let text = "Attaching 13 probes...
 H 10 0 17 0 100 1000
-W 10 0 17 0 50 100
-W 11 0 18 0 200 1010
+W 10 0 17 0 50 100 100
+W 11 0 18 0 200 1010 1030
 H 11 0 18 0 1010 1100
-W 12 2 20 0 900 1150
+W 12 2 20 0 900 1150 1150
 H 12 2 20 0 1150 1200
-W 13 255 65535 0 1120 1210
+W 13 255 65535 0 1120 1210 1215
+W 14 0 18 0 1000
 H 13 255 65535 0 1210 1300
 F 14 0 18 0 1000 1300
 U 15 1400
@@ -736,6 +754,7 @@ Lost 3 events
         (4, 4, 1, 1, 3)
     );
     assert_eq!(t.probes, Some(13));
+    assert_eq!(t.malformed, ["W 14 0 18 0 1000"]);
     let b = blame(&t);
     let k = |family, ty| Key {
         family,
