@@ -18,9 +18,10 @@ use crate::support::{export, rtnlprof, Workload, RTNLPROF, WORKLOAD};
 /// Every hold and wait of `rtnl_mutex` (`$1`: its address, as a signed decimal) as an interval,
 /// one line each (bpftrace 0.17: `kfunc` is fentry, `kretfunc` fexit):
 ///
-/// * `W tid family type dump start_ns acquired_ns return_ns`: a `mutex_lock`,
+/// * `W tid family type dump start_ns acquired_ns return_ns slow`: a `mutex_lock`,
 ///   `mutex_lock_killable` or `mutex_lock_interruptible` call on `&rtnl_mutex`, from its entry to
-///   the acquisition, then its return;
+///   the acquisition, then its return; `slow` 1 if it took the slow path (`lock:contention_end`
+///   fired), 0 if the fast path took the mutex;
 /// * `F tid family type dump start_ns return_ns`: a killable/interruptible call that gave up;
 /// * `H tid family type dump acquired_ns released_ns`: a hold, from the acquisition to the entry
 ///   of `mutex_unlock`.
@@ -28,7 +29,11 @@ use crate::support::{export, rtnlprof, Workload, RTNLPROF, WORKLOAD};
 /// The acquisition is the lock call's return (or a successful `mutex_trylock`'s), except after a
 /// slow path: there the thread owns the mutex from `lock:contention_end` (ret 0) on, and may wait
 /// long (woken, not yet running) before the call returns; that time is neither a wait nor
-/// another's hold, so it is the hold's;
+/// another's hold, so it is the hold's.
+///
+/// A fast-path call found the mutex free: it waited behind nobody, however long it took from
+/// entry to return. (Under TCG a vCPU can stand still for milliseconds between the two while the
+/// other runs holders; [`parse`] keeps such calls apart, not as waits.)
 /// * `U tid now_ns`: a `mutex_unlock` of a hold whose acquisition was not seen.
 ///
 /// `family type dump` is the rtnetlink message the thread is handling (`rtnetlink_rcv_msg`'s
@@ -72,8 +77,8 @@ kretfunc:mutex_lock /(int64)args->lock == $1/ {
   $k = @req[tid];
   if ($k == 0) { $k = @cont[tid]; }
   if ($k == 0) { $k = (uint64)0xffffff00; }
-  printf("W %d %d %d %d %llu %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
-         @ws[tid], $acq, $now);
+  printf("W %d %d %d %d %llu %llu %llu %d\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff,
+         $k & 1, @ws[tid], $acq, $now, $acq != $now);
   delete(@ws[tid]);
   delete(@acq[tid]);
   @hs[tid] = $acq;
@@ -87,8 +92,8 @@ kretfunc:mutex_lock_killable, kretfunc:mutex_lock_interruptible /(int64)args->lo
   if (retval == 0) {
     $acq = @acq[tid];
     if ($acq == 0) { $acq = $now; }
-    printf("W %d %d %d %d %llu %llu %llu\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff, $k & 1,
-           @ws[tid], $acq, $now);
+    printf("W %d %d %d %d %llu %llu %llu %d\n", tid, ($k >> 24) & 0xff, ($k >> 8) & 0xffff,
+           $k & 1, @ws[tid], $acq, $now, $acq != $now);
     @hs[tid] = $acq;
     @hk[tid] = $k;
   } else {
@@ -190,7 +195,10 @@ pub struct Interval {
 /// What the script printed.
 #[derive(Debug, Default)]
 pub struct Trace {
+    /// Lock calls that took the slow path: entry to acquisition.
     pub waits: Vec<Interval>,
+    /// Lock calls the fast path served (entry to return): no wait.
+    pub fast: Vec<Interval>,
     pub holds: Vec<Interval>,
     /// Killable/interruptible lock calls that gave up (`F`): no hold, no blame.
     pub gave_up: u64,
@@ -230,10 +238,14 @@ pub fn parse(text: &str) -> Trace {
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.first().copied() {
-            // The return (the last field) is for the eye: the wait ends at the acquisition.
-            Some("W") if f.len() == 8 => match interval(&f[1..7]) {
-                Some(i) => t.waits.push(i),
-                None => t.malformed.push(line.to_owned()),
+            // The return is for the eye: the wait ends at the acquisition.
+            Some("W") if f.len() == 9 => match (interval(&f[1..7]), f[8]) {
+                (Some(i), "1") => t.waits.push(i),
+                (Some(mut i), "0") => {
+                    i.to = f[7].parse().unwrap_or(i.to);
+                    t.fast.push(i);
+                }
+                _ => t.malformed.push(line.to_owned()),
             },
             Some("W") => t.malformed.push(line.to_owned()),
             Some("H") => match interval(&f[1..]) {
@@ -553,10 +565,13 @@ fn blame_matches_an_independent_interval_record() {
     let r = blame(&trace);
     eprintln!(
         "blame: bpftrace attached {:?} probes in {attached_s:.1} s; run {run_s:.1} s; {} lines: \
-         {} waits, {} holds, {} gave up, {} unmatched releases, lost {}, recursion misses {misses}",
+         {} waits (slow path), {} fast-path lock calls (entry to return {}, not waits), {} holds, \
+         {} gave up, {} unmatched releases, lost {}, recursion misses {misses}",
         trace.probes,
         text.lines().count(),
         trace.waits.len(),
+        trace.fast.len(),
+        ms(trace.fast.iter().map(|i| i.to - i.from).sum()),
         trace.holds.len(),
         trace.gave_up,
         trace.unmatched,
@@ -736,31 +751,41 @@ fn blame_matches_an_independent_interval_record() {
 fn blame_reference_splits_waits_over_other_threads_holds() {
     let text = "Attaching 13 probes...
 H 10 0 17 0 100 1000
-W 10 0 17 0 50 100 100
-W 11 0 18 0 200 1010 1030
+W 10 0 17 0 50 100 100 1
+W 11 0 18 0 200 1010 1030 1
 H 11 0 18 0 1010 1100
-W 12 2 20 0 900 1150 1150
+W 12 2 20 0 900 1150 1150 1
 H 12 2 20 0 1150 1200
-W 13 255 65535 0 1120 1210 1215
+W 13 255 65535 0 1120 1210 1215 1
+W 15 0 18 0 300 900 900 0
 W 14 0 18 0 1000
 H 13 255 65535 0 1210 1300
 F 14 0 18 0 1000 1300
 U 15 1400
 Lost 3 events
 ";
-    let t = parse(text);
-    assert_eq!(
-        (t.waits.len(), t.holds.len(), t.gave_up, t.unmatched, t.lost),
-        (4, 4, 1, 1, 3)
-    );
-    assert_eq!(t.probes, Some(13));
-    assert_eq!(t.malformed, ["W 14 0 18 0 1000"]);
-    let b = blame(&t);
     let k = |family, ty| Key {
         family,
         ty,
         dump: false,
     };
+    let t = parse(text);
+    assert_eq!(
+        (t.waits.len(), t.holds.len(), t.gave_up, t.unmatched, t.lost),
+        (4, 4, 1, 1, 3)
+    );
+    assert_eq!(
+        t.fast,
+        [Interval {
+            tid: 15,
+            key: k(0, 18),
+            from: 300,
+            to: 900
+        }]
+    );
+    assert_eq!(t.probes, Some(13));
+    assert_eq!(t.malformed, ["W 14 0 18 0 1000"]);
+    let b = blame(&t);
     let (del, get, newaddr) = (k(0, 17), k(0, 18), k(2, 20));
     let want: BTreeMap<(Key, Key), u64> = [
         ((get, del), 800),
