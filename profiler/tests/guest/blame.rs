@@ -743,8 +743,100 @@ fn blame_matches_an_independent_interval_record() {
              RTM_DELLINK"
         ));
     }
+    // (d) The same culprit in `serve` and `top`, replaying the same recording.
+    wrong.extend(serve_culprit(&report));
+    wrong.extend(top_culprit());
     eprintln!("blame: done in {:.1} s", t0.elapsed().as_secs_f64());
     assert!(wrong.is_empty(), "{}\n{table}", wrong.join("\n"));
+}
+
+/// `rtnlprof serve --replay` of the recording: the handler with the most
+/// `rtnl_made_others_wait_seconds_total` is RTM_DELLINK, with the report's figure.
+fn serve_culprit(report: &Value) -> Vec<String> {
+    let port = 9471;
+    let mut serve = Command::new(RTNLPROF)
+        .args([
+            "serve",
+            "--speed",
+            "max",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--replay", "/tmp/blame.rtnl"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rtnlprof serve");
+    let t = Instant::now();
+    while !crate::http::get(port, "/healthz")
+        .is_ok_and(|(s, b)| s == 200 && b.contains("replay finished"))
+    {
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = serve.kill();
+            let _ = serve.wait();
+            return vec!["(d) serve --replay did not finish its replay in 60 s".into()];
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = crate::http::get(port, "/metrics")
+        .map(|(_, m)| m)
+        .unwrap_or_default();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    export("blame.metrics.txt", metrics.as_bytes());
+    let made: Vec<(String, f64)> = metrics
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("rtnl_made_others_wait_seconds_total{")?;
+            let handler = rest.split("handler=\"").nth(1)?.split('"').next()?;
+            Some((handler.to_owned(), l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    let top = made.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+    let mut wrong = Vec::new();
+    let want = row(report, "AF_UNSPEC RTM_DELLINK")
+        .and_then(|r| r["blamed_ns"].as_u64())
+        .unwrap_or(0) as f64
+        / 1e9;
+    match top {
+        Some((h, v)) if h == "AF_UNSPEC RTM_DELLINK" && (v - want).abs() <= want * 1e-6 => {
+            eprintln!("blame: serve's top rtnl_made_others_wait_seconds_total: {h} {v} s");
+        }
+        other => wrong.push(format!(
+            "(d) serve's largest rtnl_made_others_wait_seconds_total is {other:?}, not \
+             AF_UNSPEC RTM_DELLINK with the report's {want} s"
+        )),
+    }
+    wrong
+}
+
+/// `rtnlprof top --replay` of the recording, sorted by MADE WAIT: RTM_DELLINK is the first row.
+fn top_culprit() -> Vec<String> {
+    let t = crate::tmux::Tmux::start(
+        "blame",
+        200,
+        50,
+        "/usr/bin/rtnlprof top --replay /tmp/blame.rtnl --speed max",
+    );
+    t.wait_for(60, "the replay's end", |s| s.contains("replay finished"));
+    // The sort starts at HELD; s moves it on: WAIT>0 p99, WAITED, MADE WAIT.
+    t.keys(&["s", "s", "s"]);
+    let s = t.wait_for(30, "the table sorted by MADE WAIT", |s| {
+        s.contains("sorted by MADE WAIT")
+    });
+    export("blame.top.txt", s.as_bytes());
+    t.keys(&["q"]);
+    let first = crate::tmux::table_rows(&s)
+        .into_iter()
+        .next()
+        .and_then(|r| r.1.first().cloned());
+    if first.as_deref() == Some("AF_UNSPEC RTM_DELLINK") {
+        eprintln!("blame: top sorted by MADE WAIT starts with AF_UNSPEC RTM_DELLINK");
+        Vec::new()
+    } else {
+        vec![format!(
+            "(d) top sorted by MADE WAIT starts with {first:?}, not AF_UNSPEC RTM_DELLINK:\n{s}"
+        )]
+    }
 }
 
 #[test]

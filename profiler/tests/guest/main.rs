@@ -6,10 +6,14 @@
 mod blame;
 mod capture;
 mod diff;
+#[path = "../common/http.rs"]
+mod http;
 mod netns;
 mod record;
 mod serve;
 mod support;
+#[path = "../common/tmux.rs"]
+mod tmux;
 mod top;
 mod tracepoint;
 

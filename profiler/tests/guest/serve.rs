@@ -1,16 +1,13 @@
 //! Live `rtnlprof serve` during a known workload: one scrape, counters equal to what was sent.
 
-#[path = "../common/http.rs"]
-mod http;
-
 use std::{
     io::Read,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
+use crate::http::get;
 use crate::support::{Workload, RTNLPROF, WORKLOAD};
-use http::get;
 
 fn value(metrics: &str, series: &str) -> Option<f64> {
     metrics

@@ -1,12 +1,9 @@
 //! Live `rtnlprof top` in a terminal (tmux in the guest): the rows of a known workload appear.
 
-#[path = "../common/tmux.rs"]
-mod tmux;
-
 use std::process::Command;
 
 use crate::support::{Workload, WORKLOAD};
-use tmux::{table_rows, Tmux};
+use crate::tmux::{table_rows, Tmux};
 
 const RTM_NEWLINK: u16 = 16;
 
