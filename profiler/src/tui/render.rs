@@ -187,6 +187,17 @@ fn cell_text(c: Column, r: &Row, tracepoint: bool) -> String {
     }
 }
 
+/// A column's width on screen: the sort column's title carries the arrow too, when it is wider
+/// than the column.
+fn shown_width(c: Column, sort: Column) -> u16 {
+    let title = c.title().chars().count() as u16;
+    if c == sort {
+        c.width().max(title + 2)
+    } else {
+        c.width()
+    }
+}
+
 /// The columns that fit in `width`, in display order: the handler, the sort column, then the rest
 /// by importance. The namespace columns come before the least important timings when any row
 /// knows its namespaces, and not at all when none does (they would only say "-").
@@ -203,8 +214,8 @@ pub fn visible_columns(width: u16, sort: Column, netns: bool) -> Vec<Column> {
     let mut used = NAME_MIN;
     let mut keep = vec![Column::Handler];
     for c in by_importance.into_iter().skip(1) {
-        if used + 1 + c.width() <= width {
-            used += 1 + c.width();
+        if used + 1 + shown_width(c, sort) <= width {
+            used += 1 + shown_width(c, sort);
             keep.push(c);
         }
     }
@@ -276,7 +287,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     });
     let widths = cols.iter().map(|c| match c {
         Column::Handler => Constraint::Min(NAME_MIN),
-        c => Constraint::Length(c.width()),
+        c => Constraint::Length(shown_width(*c, app.sort)),
     });
     let table = Table::new(rows, widths)
         .header(header)

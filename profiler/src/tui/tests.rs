@@ -259,3 +259,16 @@ fn the_netns_key_shows_one_namespace_at_a_time() {
     let s = screen(&app, (160, 48));
     assert!(s.contains("NETNS") && s.contains("OTHER NS"), "{s}");
 }
+
+#[test]
+fn sorted_by_made_wait_shows_the_whole_title_and_the_biggest_culprit_first() {
+    // HELD, then WAIT>0 p99, WAITED, MADE WAIT.
+    let app = app_for("6.12.rtnl", &[Action::NextSortColumn; 3]);
+    assert_eq!(app.sort, super::view::Column::MadeWait);
+    for size in SIZES {
+        let s = screen(&app, size);
+        assert!(s.contains("MADE WAIT ▼"), "{s}");
+    }
+    // In the 6.12 recording addrconf_dad_work made the others wait most (3.79 ms).
+    assert_eq!(app.snapshot.rows[0].name, "addrconf_dad_work");
+}

@@ -587,6 +587,7 @@ fn blame_matches_an_independent_interval_record() {
     let report: Value = serde_json::from_slice(&rep.stdout).expect("report JSON");
     let table = side_by_side(&r, &report);
     eprintln!("blame on {}:\n{table}", report["kernel"]);
+    export("blame.table.txt", table.as_bytes());
     export("blame.rtnl", &std::fs::read("/tmp/blame.rtnl").unwrap());
     export("blame.ref.txt", text.as_bytes());
 
