@@ -128,11 +128,17 @@ impl Kallsyms {
         let Some(first) = names[start..].iter().flatten().find(|n| !is_mutex(n)) else {
             return false;
         };
+        // Inside an rtnetlink request or dump, netlink's own dump code takes the socket's
+        // cb_mutex, which for NETLINK_ROUTE is rtnl_mutex on kernels before rtnl_dumpit took
+        // RTNL itself (6.1: `__netlink_dump_start` under rtnetlink_rcv_msg, `netlink_dump` under
+        // recvmsg).
         RTNL_TAKERS.contains(first)
             || (in_request
                 && (first.starts_with("rtnl_")
                     || first.starts_with("rtnetlink_")
-                    || first.contains("_rtm_")))
+                    || first.contains("_rtm_")
+                    || *first == "netlink_dump"
+                    || *first == "__netlink_dump_start"))
     }
 
     /// The RTNL takers this kernel has as functions (the tracepoint mode needs one).
@@ -250,7 +256,9 @@ garbage line
              ffffffff81000100 t rtnl_newlink\n\
              ffffffff81000200 t inet_rtm_newaddr\n\
              ffffffff81000300 t anon_pipe_write\n\
-             ffffffff81000400 t rtnl_dumpit\n"
+             ffffffff81000400 t rtnl_dumpit\n\
+             ffffffff81000500 t netlink_dump\n\
+             ffffffff81000600 t __netlink_dump_start\n"
                 .as_bytes(),
         )
         .unwrap();
@@ -258,6 +266,11 @@ garbage line
         assert!(k.waits_for_rtnl(&under(0xffffffff81000110), true));
         assert!(k.waits_for_rtnl(&under(0xffffffff81000210), true));
         assert!(k.waits_for_rtnl(&under(0xffffffff81000410), true));
+        // 6.1's dumps: netlink takes the NETLINK_ROUTE socket's cb_mutex, rtnl_mutex, when a
+        // dump starts and when recvmsg continues it (seen in the 6.1.0-57 guest).
+        assert!(k.waits_for_rtnl(&under(0xffffffff81000510), true));
+        assert!(k.waits_for_rtnl(&under(0xffffffff81000610), true));
+        assert!(!k.waits_for_rtnl(&under(0xffffffff81000510), false));
         // Outside a request, only the takers themselves say so; a pipe never does.
         assert!(!k.waits_for_rtnl(&under(0xffffffff81000110), false));
         assert!(!k.waits_for_rtnl(&under(0xffffffff81000310), true));
