@@ -731,6 +731,21 @@ fn blame_matches_an_independent_interval_record() {
             ));
         }
     }
+    // (e) The summary's split: all wait and its hand-off part (wait not behind any holder).
+    let t = &report["totals"];
+    let (wait, handoff) = (
+        t["wait_ns"].as_u64().unwrap_or(0),
+        t["handoff_ns"].as_u64().unwrap_or(0),
+    );
+    if !close(wait, r.wait_ns, 0.10) || !close(handoff, r.handoff_ns, 0.10) {
+        wrong.push(format!(
+            "(e) waited {} = behind + hand-off {}: reference {} and {}",
+            ms(wait),
+            ms(handoff),
+            ms(r.wait_ns),
+            ms(r.handoff_ns)
+        ));
+    }
     // (c) RTM_DELLINK made others wait the most in rtnlprof's report too.
     let top_ours = report["handlers"]
         .as_array()
