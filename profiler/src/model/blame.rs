@@ -241,12 +241,8 @@ impl<K: Copy> BlameIndex<K> {
     }
 
     /// Intervals kept (holds, waits): what the index costs in memory.
-    pub fn len(&self) -> (usize, usize) {
+    pub fn sizes(&self) -> (usize, usize) {
         (self.holds.v.len(), self.waits.v.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.holds.v.is_empty() && self.waits.v.is_empty()
     }
 }
 
@@ -330,7 +326,7 @@ mod tests {
             let t = LAG_NS + 100 + i * 10;
             ix.add(2, t, t, t + 5, |_| {});
         }
-        assert_eq!(ix.len(), ((TRIM_EVERY - 1) as usize, 0));
+        assert_eq!(ix.sizes(), ((TRIM_EVERY - 1) as usize, 0));
         let mut n = 0;
         ix.add(3, 5, 15, 16, |_| n += 1);
         assert_eq!(n, 0, "the first hold was dropped");

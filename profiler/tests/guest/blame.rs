@@ -351,14 +351,6 @@ echo \"slow $(cat $D) cheap $ra $rb addr $rc\" >&2
     )
 }
 
-fn rtnl_mutex() -> u64 {
-    let text = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
-    text.lines()
-        .find(|l| l.ends_with(" rtnl_mutex"))
-        .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
-        .expect("rtnl_mutex in /proc/kallsyms")
-}
-
 /// A stream read to its end on a thread; `mark` is said on `tx` when a line contains it.
 fn collect<R: Read + Send + 'static>(
     stream: R,
@@ -501,7 +493,7 @@ fn row<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
 #[test]
 fn blame_matches_an_independent_interval_record() {
     let t0 = Instant::now();
-    let lock = rtnl_mutex();
+    let lock = crate::tracepoint::kallsyms_rtnl_mutex();
     std::fs::write("/tmp/blame.bt", BPFTRACE).unwrap();
     let _ = std::fs::remove_file("/tmp/blame.rtnl");
 

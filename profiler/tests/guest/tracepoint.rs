@@ -53,7 +53,7 @@ fn msg_handlers(r: &Value) -> Vec<&Value> {
         .collect()
 }
 
-fn kallsyms_rtnl_mutex() -> u64 {
+pub fn kallsyms_rtnl_mutex() -> u64 {
     let text = std::fs::read_to_string("/proc/kallsyms").unwrap();
     let line = text
         .lines()
