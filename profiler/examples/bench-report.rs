@@ -4,6 +4,7 @@
 //! would count this process's memory in its peak).
 //!
 //! Usage: bench-report EVENTS FILE
+//!        bench-report model-pass EVENTS [contended]   (one pass through the model, for callgrind)
 
 use std::{hint::black_box, time::Instant};
 
@@ -13,8 +14,39 @@ use rtnlprof::{
     trace::{synthetic::Realistic, writer::Writer, Footer, Header},
 };
 
+/// Every third acquisition starts waiting 300 µs before it gets RTNL, behind the holds before
+/// it, so the blame matching has pairs to find.
+fn contend(sample: &[Record]) -> Vec<Record> {
+    sample
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Record::Hold(h) if i % 3 == 0 => {
+                let mut h = h.clone();
+                h.wait_start_ns = h.wait_start_ns.saturating_sub(300_000);
+                Record::Hold(h)
+            }
+            other => other.clone(),
+        })
+        .collect()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("model-pass") {
+        // xtask counts the instructions of Model::add in this pass with callgrind.
+        let n: usize = args.get(2).and_then(|a| a.parse().ok()).expect("EVENTS");
+        let mut sample: Vec<Record> = Realistic::new().take(n).collect();
+        if args.get(3).is_some() {
+            sample = contend(&sample);
+        }
+        let mut m = Model::new();
+        for r in &sample {
+            m.add(r);
+        }
+        black_box(&m);
+        return;
+    }
     let (Some(events), Some(path)) = (args.get(1), args.get(2)) else {
         panic!("usage: bench-report EVENTS FILE");
     };
@@ -37,20 +69,8 @@ fn main() {
         sample.len() as f64 / best / 1e6,
         sample.len()
     );
-    // 1b. The same with contention: every third acquisition starts waiting 300 µs before it
-    // gets RTNL, behind the holds before it, so the blame matching has pairs to find.
-    let contended: Vec<Record> = sample
-        .iter()
-        .enumerate()
-        .map(|(i, r)| match r {
-            Record::Hold(h) if i % 3 == 0 => {
-                let mut h = h.clone();
-                h.wait_start_ns = h.wait_start_ns.saturating_sub(300_000);
-                Record::Hold(h)
-            }
-            other => other.clone(),
-        })
-        .collect();
+    // 1b. The same with contention.
+    let contended = contend(&sample);
     drop(sample);
     let mut best = f64::MAX;
     let mut blamed = 0;

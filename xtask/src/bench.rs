@@ -612,6 +612,7 @@ fn report(events: u64) -> Result<i32> {
             .arg(&file),
     )
     .context("running bench-report")?;
+    model_instructions(&root.join("target/release/examples/bench-report"))?;
     build_release("bench-record")?;
     util::exec(Command::new(root.join("target/release/examples/bench-record")).arg("1000000"))
         .context("running bench-record")?;
@@ -645,6 +646,44 @@ fn report(events: u64) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Instructions per event in `Model::add` (callgrind): the figure that does not move with the
+/// machine's load, unlike events per second.
+fn model_instructions(bench: &std::path::Path) -> Result<()> {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("valgrind").is_file()));
+    if !on_path {
+        println!("model:  instructions per event not counted (valgrind not installed; cargo xtask setup installs it)");
+        return Ok(());
+    }
+    const EVENTS: u64 = 500_000;
+    let mut figures = Vec::new();
+    for contended in [false, true] {
+        let out_file = util::work_dir().join("bench-report.callgrind");
+        let mut cmd = Command::new("valgrind");
+        cmd.args(["--tool=callgrind", "--toggle-collect=*Model::add*"])
+            .arg(format!("--callgrind-out-file={}", out_file.display()))
+            .arg(bench)
+            .args(["model-pass", &EVENTS.to_string()]);
+        if contended {
+            cmd.arg("contended");
+        }
+        let out = util::output(&mut cmd)?;
+        let _ = std::fs::remove_file(&out_file);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let collected: u64 = stderr
+            .lines()
+            .find_map(|l| l.split("Collected :").nth(1))
+            .and_then(|n| n.trim().parse().ok())
+            .with_context(|| format!("no instruction count from callgrind:\n{stderr}"))?;
+        figures.push(collected as f64 / EVENTS as f64);
+    }
+    println!(
+        "model:  {:.0} instructions/event in Model::add, {:.0} with contention (callgrind, {EVENTS} events each)",
+        figures[0], figures[1]
+    );
+    Ok(())
 }
 
 /// Wall time and peak resident memory (ru_maxrss of the child) of a command.

@@ -24,6 +24,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "tmux",
     "prometheus",
     "bpftrace",
+    "valgrind",
     "binutils",
     "rustc-web",
     "cargo-web",

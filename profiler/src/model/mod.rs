@@ -8,6 +8,7 @@
 
 pub mod blame;
 pub mod candidates;
+pub mod handlers;
 pub mod hist;
 pub mod names;
 
@@ -77,8 +78,6 @@ pub struct HandlerStats {
     pub by_task: FxHashMap<u32, TaskShare>,
     /// This handler's requests, holds and waits per network namespace (inode number; 0 unknown).
     pub by_netns: FxHashMap<u32, NsShare>,
-    /// Its number in the model's blame index (given at its first hold).
-    blame_id: Option<u32>,
 }
 
 /// What happened in one network namespace (of one handler, or of all).
@@ -171,8 +170,8 @@ pub const BUCKET_NS: u64 = 1_000_000_000;
 
 #[derive(Debug, Default, Clone)]
 pub struct Model {
-    pub handlers: BTreeMap<Handler, HandlerStats>,
-    pub tasks: BTreeMap<u32, TaskStats>,
+    pub handlers: handlers::Handlers,
+    pub tasks: FxHashMap<u32, TaskStats>,
     /// (waiter, holder) by blame id -> time the waiter's acquisitions spent behind the holder's
     /// holds ([`Model::blame`] names them).
     blame_ids: FxHashMap<(u32, u32), u64>,
@@ -184,10 +183,8 @@ pub struct Model {
     pub held_per_second: Vec<u64>,
     origin_ns: Option<u64>,
     /// Recent waits and holds, matched pairwise in any order of arrival (keys: handler number in
-    /// `handler_list`, network namespace).
+    /// `handlers`, network namespace).
     blame_index: blame::BlameIndex<(u32, u32)>,
-    /// Handlers by blame id.
-    handler_list: Vec<Handler>,
     overlaps: Vec<blame::Overlap<(u32, u32)>>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
     pending: FxHashMap<RequestId, u64>,
@@ -230,10 +227,8 @@ impl Model {
                 self.seen(*at_ns, *at_ns);
                 self.task(task);
                 // A failed trylock has no stack of its own here: count it under its own name.
-                self.handlers
-                    .entry(Handler::Caller("(failed trylock)".into()))
-                    .or_default()
-                    .trylock_failed += 1;
+                let id = self.handlers.caller_id("(failed trylock)");
+                self.handlers.stats_mut(id).trylock_failed += 1;
             }
         }
     }
@@ -261,7 +256,8 @@ impl Model {
         };
         let holds = self.pending.remove(&id).unwrap_or(0);
         self.netns.entry(r.netns).or_default().requests += 1;
-        let s = self.handlers.entry(Handler::Msg(r.msg)).or_default();
+        let id = self.handlers.msg_id(r.msg);
+        let s = self.handlers.stats_mut(id);
         s.by_netns.entry(r.netns).or_default().requests += 1;
         s.requests += 1;
         s.requests_locked += u64::from(holds > 0);
@@ -270,13 +266,13 @@ impl Model {
 
     fn add_hold(&mut self, h: &Hold) {
         self.seen(h.wait_start_ns, h.released_ns);
-        let (handler, continuation) = match &h.context {
+        let (id, continuation) = match &h.context {
             HoldContext::Request { msg, id } => {
                 *self.pending.entry(*id).or_default() += 1;
-                (Handler::Msg(*msg), false)
+                (self.handlers.msg_id(*msg), false)
             }
-            HoldContext::DumpContinue { msg, .. } => (Handler::Msg(*msg), true),
-            HoldContext::Other { caller } => (Handler::Caller(caller.clone()), false),
+            HoldContext::DumpContinue { msg, .. } => (self.handlers.msg_id(*msg), true),
+            HoldContext::Other { caller } => (self.handlers.caller_id(caller), false),
         };
         let t = self.task(&h.task);
         t.holds += 1;
@@ -290,12 +286,7 @@ impl Model {
         n.wait_ns += h.wait_ns();
         self.add_held(h.acquired_ns, h.released_ns);
 
-        let next_id = self.handler_list.len() as u32;
-        let s = match self.handlers.get_mut(&handler) {
-            Some(s) => s,
-            None => self.handlers.entry(handler.clone()).or_default(),
-        };
-        let id = *s.blame_id.get_or_insert(next_id);
+        let s = self.handlers.stats_mut(id);
         s.holds += 1;
         s.continuation_holds += u64::from(continuation);
         s.hold.record(h.hold_ns());
@@ -315,9 +306,6 @@ impl Model {
         n.hold_ns += h.hold_ns();
         n.wait_ns += h.wait_ns();
 
-        if id == next_id {
-            self.handler_list.push(handler);
-        }
         let mut overlaps = std::mem::take(&mut self.overlaps);
         self.blame_index.add(
             (id, h.netns),
@@ -332,24 +320,13 @@ impl Model {
         self.overlaps = overlaps;
     }
 
-    /// The blame id of a handler, given now if it has none.
-    fn blame_id(&mut self, h: &Handler) -> u32 {
-        let next_id = self.handler_list.len() as u32;
-        let s = self.handlers.entry(h.clone()).or_default();
-        let id = *s.blame_id.get_or_insert(next_id);
-        if id == next_id {
-            self.handler_list.push(h.clone());
-        }
-        id
-    }
-
     fn named(&self, ids: &FxHashMap<(u32, u32), u64>) -> BTreeMap<(Handler, Handler), u64> {
         ids.iter()
             .map(|(&(w, h), &ns)| {
                 (
                     (
-                        self.handler_list[w as usize].clone(),
-                        self.handler_list[h as usize].clone(),
+                        self.handlers.by_id(w).0.clone(),
+                        self.handlers.by_id(h).0.clone(),
                     ),
                     ns,
                 )
@@ -380,15 +357,12 @@ impl Model {
         let ((w, waiter_ns), (h, holder_ns)) = (o.waiter, o.holder);
         let cross = waiter_ns != 0 && holder_ns != 0 && waiter_ns != holder_ns;
         *self.blame_ids.entry((w, h)).or_default() += o.ns;
-        if let Some(ws) = self.handlers.get_mut(&self.handler_list[w as usize]) {
-            ws.behind_ns += o.ns;
-            if cross {
-                ws.by_netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
-            }
+        let ws = self.handlers.stats_mut(w);
+        ws.behind_ns += o.ns;
+        if cross {
+            ws.by_netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
         }
-        if let Some(hs) = self.handlers.get_mut(&self.handler_list[h as usize]) {
-            hs.blamed_ns += o.ns;
-        }
+        self.handlers.stats_mut(h).blamed_ns += o.ns;
         if cross {
             self.netns.entry(waiter_ns).or_default().cross_wait_ns += o.ns;
             *self.blame_cross_ids.entry((w, h)).or_default() += o.ns;
@@ -419,7 +393,8 @@ impl Model {
     /// Adds another model's figures to this one (both with the same origin).
     pub fn merge(&mut self, o: &Model) {
         for (h, s) in &o.handlers {
-            self.handlers.entry(h.clone()).or_default().merge(s);
+            let id = self.handlers.id(h);
+            self.handlers.stats_mut(id).merge(s);
         }
         for (tid, t) in &o.tasks {
             let m = self.tasks.entry(*tid).or_insert_with(|| TaskStats {
@@ -436,8 +411,8 @@ impl Model {
         }
         for (theirs, mine) in [(&o.blame_ids, false), (&o.blame_cross_ids, true)] {
             for (&(w, h), &ns) in theirs {
-                let w = self.blame_id(&o.handler_list[w as usize]);
-                let h = self.blame_id(&o.handler_list[h as usize]);
+                let w = self.handlers.id(o.handlers.by_id(w).0);
+                let h = self.handlers.id(o.handlers.by_id(h).0);
                 let to = if mine {
                     &mut self.blame_cross_ids
                 } else {
