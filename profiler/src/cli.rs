@@ -109,7 +109,7 @@ pub struct ReplayArgs {
     pub replay: Option<PathBuf>,
     /// Replay speed: 1 is the recording's pace, 10 ten times faster, `max` as fast as it reads.
     #[arg(long, default_value = "1", requires = "replay")]
-    pub speed: crate::source::Speed,
+    pub speed: crate::capture::source::Speed,
 }
 
 #[derive(Debug, clap::Args)]
@@ -158,6 +158,18 @@ pub struct CaptureArgs {
     /// Command to run under the profiler; rtnlprof exits with its status.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
+}
+
+impl CaptureArgs {
+    /// The capture session these arguments ask for.
+    pub fn session(&self) -> crate::capture::session::SessionOptions {
+        crate::capture::session::SessionOptions {
+            duration: self.duration,
+            ring_bytes: self.ring_bytes,
+            mode: self.mode,
+            cmd: self.cmd.clone(),
+        }
+    }
 }
 
 /// How to show a report (stat, report).

@@ -4,6 +4,8 @@
 
 pub mod kallsyms;
 pub mod netns;
+pub mod session;
+pub mod source;
 
 use std::{collections::HashMap, os::fd::AsFd};
 
@@ -17,6 +19,21 @@ use profiler_common::{names, stat, Event, EventKind, EVENT_SIZE};
 pub use kallsyms::Kallsyms;
 
 use crate::events::{DecodeError, Record};
+pub use crate::run::{CaptureMode, KernelStats};
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
+pub fn monotonic_ns() -> u64 {
+    let ts =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("monotonic clock");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+}
 
 /// Reads the kernel's BTF from this file instead of /sys/kernel/btf/vmlinux.
 pub const BTF_ENV: &str = "RTNLPROF_BTF";
@@ -90,25 +107,6 @@ pub enum ModeChoice {
     Full,
     /// Tracepoints only (kernels without BPF trampolines): contended waits only.
     Tracepoint,
-}
-
-/// The mode a capture runs in, as recordings spell it (`capture_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Full,
-    Tracepoint,
-}
-
-impl Mode {
-    pub const FULL: &'static str = "fentry";
-    pub const TRACEPOINT: &'static str = "tracepoint";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Full => Self::FULL,
-            Mode::Tracepoint => Self::TRACEPOINT,
-        }
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -372,29 +370,9 @@ impl Default for CaptureOptions {
     }
 }
 
-/// Counters kept in the kernel, summed over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct KernelStats {
-    pub lost_events: u64,
-    pub contention_begin: u64,
-    pub contention_end: u64,
-    pub unmatched_release: u64,
-    pub requests_entered: u64,
-    pub acquisitions: u64,
-    pub trylock_failed: u64,
-    /// Program runs the kernel skipped because a BPF program was already running on that CPU
-    /// (`recursion_misses` of every program, summed).
-    pub recursion_misses: u64,
-    /// Tracepoint mode: waits on other mutexes read before rtnl_mutex was recognised (dropped).
-    pub unrelated_waits: u64,
-    /// Tracepoint mode: the address of rtnl_mutex learned from the stack of a wait (0: not yet).
-    pub learned_rtnl_mutex: u64,
-}
-
 /// A running capture. Dropping it detaches every program.
 pub struct Capture {
-    pub mode: Mode,
+    pub mode: CaptureMode,
     /// Why the full mode did not run, when `--mode auto` fell back.
     pub fallback: Option<String>,
     _ebpf: Ebpf,
@@ -550,7 +528,7 @@ impl Capture {
         let programs = PROGRAMS.len() - skipped.len() - absent.len();
         Self::finish(
             ebpf,
-            Mode::Full,
+            CaptureMode::Full,
             kallsyms,
             rtnl_mutex,
             skipped,
@@ -607,7 +585,7 @@ impl Capture {
                 .count();
         Self::finish(
             ebpf,
-            Mode::Tracepoint,
+            CaptureMode::Tracepoint,
             kallsyms,
             known,
             skipped,
@@ -618,7 +596,7 @@ impl Capture {
 
     fn finish(
         mut ebpf: Ebpf,
-        mode: Mode,
+        mode: CaptureMode,
         kallsyms: Kallsyms,
         rtnl_mutex: u64,
         skipped: Vec<(&'static str, String)>,
@@ -636,7 +614,7 @@ impl Capture {
             fallback: None,
             _ebpf: ebpf,
             tp_lock,
-            learned: if mode == Mode::Tracepoint {
+            learned: if mode == CaptureMode::Tracepoint {
                 rtnl_mutex
             } else {
                 0
@@ -676,7 +654,7 @@ impl Capture {
             }
             // SAFETY: Event is #[repr(C)] plain data valid for any bit pattern; the length is checked.
             let ev: Event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
-            if *mode == Mode::Tracepoint && ev.kind == EventKind::Hold as u8 {
+            if *mode == CaptureMode::Tracepoint && ev.kind == EventKind::Hold as u8 {
                 if *learned == 0 {
                     // Not yet known: this wait is on rtnl_mutex if its stack says so.
                     let frames = stack_frames(stacks, ev.stack_id);
@@ -724,7 +702,7 @@ impl Capture {
             acquisitions: get(stat::ACQUISITIONS).saturating_sub(self.unrelated),
             trylock_failed: get(stat::TRYLOCK_FAILED),
             unrelated_waits: self.unrelated,
-            learned_rtnl_mutex: if self.mode == Mode::Tracepoint {
+            learned_rtnl_mutex: if self.mode == CaptureMode::Tracepoint {
                 self.learned
             } else {
                 0

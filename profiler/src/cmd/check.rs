@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::{
-    capture::{Capture, CaptureOptions, Kallsyms, Mode, ModeChoice},
+    capture::{Capture, CaptureMode as Mode, CaptureOptions, Kallsyms, ModeChoice},
     cli::{CheckArgs, Format},
 };
 

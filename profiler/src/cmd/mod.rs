@@ -3,7 +3,6 @@
 pub mod check;
 pub mod diff;
 pub mod export;
-pub mod live;
 pub mod record;
 pub mod report;
 pub mod serve;
@@ -29,11 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// A setting or a situation rtnlprof refuses to run with (a port in use, an address off the host,
-/// no capture): exit status 2, as bad input.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Refused(pub String);
+pub use crate::error::Refused;
 
 pub fn exit_code_for(err: &anyhow::Error) -> i32 {
     let no_mode = matches!(
@@ -60,16 +55,4 @@ pub fn print_out(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The running kernel's release (`uname -r`).
-pub fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
-pub fn monotonic_ns() -> u64 {
-    let ts =
-        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("monotonic clock");
-    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
-}
+pub use crate::capture::{kernel_release, monotonic_ns};

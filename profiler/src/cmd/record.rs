@@ -10,7 +10,7 @@ use crate::{
     trace::{writer::Writer, Footer, Header},
 };
 
-use super::live::{self, Sink};
+use crate::capture::session::{self, Sink, StopToken};
 
 struct FileSink<'a> {
     path: &'a Path,
@@ -60,7 +60,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<i32> {
         writer: None,
         last_flush: Instant::now(),
     };
-    let end = live::run(&args.capture, &mut sink)?;
+    let end = session::run(&args.capture.session(), &StopToken::new(), &mut sink)?;
     let mut w = sink.writer.context("the capture did not start")?;
     w.flush()
         .with_context(|| format!("writing {}", path.display()))?;

@@ -13,13 +13,7 @@ use crate::{
     views::report::{self, RunInfo},
 };
 
-/// A file rtnlprof cannot use: the message names the file and the cause (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {cause}")]
-pub struct BadInput {
-    pub path: String,
-    pub cause: String,
-}
+pub use crate::error::BadInput;
 
 fn bad(path: &Path, cause: impl ToString) -> BadInput {
     BadInput {
@@ -104,7 +98,7 @@ pub fn load_window(
         Some(f) => (f.end_mono_ns, f.kernel_stats, f.decode_errors),
         None => (last_ns, Default::default(), 0),
     };
-    let mut run = super::live::run_info(&reader.header, end_ns, kstats, decode_errors);
+    let mut run = reader.header.run_info(end_ns, kstats, decode_errors);
     if let Some(f) = &reader.footer {
         run.netns_names.extend(f.netns_names.clone());
     }

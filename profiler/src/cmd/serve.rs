@@ -15,10 +15,13 @@ use axum::{
     Router,
 };
 
-use super::{live, Refused};
+use super::Refused;
 use crate::{
+    capture::{
+        session,
+        source::{self, Msg},
+    },
     cli::ServeArgs,
-    source::{self, Msg},
     tui::feed::Feed,
     views::metrics::{self, CallerLabels, Info, NetnsLabels},
 };
@@ -103,13 +106,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| Refused(format!("cannot listen on {addr}: {e}")))?;
-    live::install_stop_handlers()?;
+    session::install_stop_handlers()?;
     let (source, label) = match &args.source.replay {
         Some(path) => (
             source::replay(source::open_replay(path)?, path.clone(), args.source.speed),
             "replay",
         ),
-        None => (source::live(args.capture.clone()), "live"),
+        None => (source::live(args.capture.session()), "live"),
     };
     let header = match source.rx.recv() {
         Ok(Msg::Started(h)) => h,
@@ -145,9 +148,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         header.kernel
     );
     // The source's records go into the model on their own thread.
+    let (rx, stopper) = source.into_parts();
     let feeder = {
         let state = state.clone();
-        let rx = source.rx;
         std::thread::spawn(move || {
             for msg in rx.iter() {
                 let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,14 +184,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
                         let s = stop_on_live_end.lock().unwrap_or_else(|e| e.into_inner());
                         s.live && s.ended.is_some()
                     };
-                    if live::stop_requested() || ended_live {
+                    if session::signalled() || ended_live {
                         break;
                     }
                 }
             })
             .await
     });
-    live::request_stop();
+    stopper.stop();
     let _ = feeder.join();
     served?;
     Ok(0)

@@ -3,7 +3,7 @@
 
 use crate::{cli::StatArgs, model::Model};
 
-use super::live::{self, Sink};
+use crate::capture::session::{self, Sink, StopToken};
 
 struct ModelSink(Model);
 
@@ -20,7 +20,7 @@ impl Sink for ModelSink {
 
 pub fn run(args: &StatArgs) -> anyhow::Result<i32> {
     let mut sink = ModelSink(Model::new());
-    let end = live::run(&args.capture, &mut sink)?;
+    let end = session::run(&args.capture.session(), &StopToken::new(), &mut sink)?;
     let mut run = end.run_info();
     // Namespaces made while the command ran have names now.
     run.netns_names.extend(crate::capture::netns::names());

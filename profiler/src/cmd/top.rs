@@ -9,8 +9,11 @@ use anyhow::{bail, Context};
 use ratatui::crossterm::event::{self, Event};
 
 use crate::{
+    capture::{
+        session,
+        source::{self, Msg, Source},
+    },
     cli::TopArgs,
-    source::{self, Msg, Source},
     tui::{
         self,
         app::{action_for, App, Effect},
@@ -34,7 +37,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     if args.source.replay.is_some() && !args.capture.cmd.is_empty() {
         bail!("--replay shows a recording; it runs no command");
     }
-    super::live::install_stop_handlers()?;
+    session::install_stop_handlers()?;
     let (source, label) = match &args.source.replay {
         Some(path) => {
             let reader = source::open_replay(path)?;
@@ -47,7 +50,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
                 format!("replay {name} {}", args.source.speed),
             )
         }
-        None => (source::live(args.capture.clone()), "live".to_owned()),
+        None => (source::live(args.capture.session()), "live".to_owned()),
     };
     // Nothing takes the screen before the source runs: its failure is a plain line.
     let header = match source.rx.recv() {
@@ -143,7 +146,7 @@ fn ui_loop(
             terminal.draw(|f| render::draw(f, &app))?;
             dirty = false;
         }
-        if super::live::stop_requested() {
+        if session::signalled() {
             return Ok(());
         }
         let wait = REFRESH

@@ -47,7 +47,7 @@ pub struct Figures {
 }
 
 impl Side {
-    pub fn from_model(name: &str, model: &Model, run: &crate::views::report::RunInfo) -> Side {
+    pub fn from_model(name: &str, model: &Model, run: &crate::run::RunInfo) -> Side {
         Side {
             name: name.to_owned(),
             kernel: run.kernel.clone(),

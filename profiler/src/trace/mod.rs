@@ -20,8 +20,7 @@ pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
-use crate::capture::KernelStats;
-use crate::views::report::SkippedHook;
+use crate::run::{KernelStats, RunInfo, SkippedHook};
 
 pub const MAGIC: &[u8; 8] = b"RTNLPROF";
 pub const VERSION: u16 = 2;
@@ -53,6 +52,32 @@ pub struct Header {
     /// Names of network namespaces (inode number -> `ip netns` name, or `host`) known at the start.
     #[serde(default)]
     pub netns_names: std::collections::BTreeMap<u32, String>,
+}
+
+impl Header {
+    /// What the reports say of the run this header began, given its end.
+    pub fn run_info(
+        &self,
+        end_mono_ns: u64,
+        kernel_stats: KernelStats,
+        decode_errors: u64,
+    ) -> RunInfo {
+        RunInfo {
+            kernel: self.kernel.clone(),
+            hostname: self.hostname.clone(),
+            boot_id: self.boot_id.clone(),
+            capture_mode: self.capture_mode.clone(),
+            capture_fallback: self.capture_fallback.clone(),
+            start_unix_ns: self.start_unix_ns,
+            wall_ns: end_mono_ns.saturating_sub(self.start_mono_ns),
+            rtnlprof_version: self.rtnlprof_version.clone(),
+            kernel_stats,
+            decode_errors,
+            skipped_hooks: self.skipped_hooks.clone(),
+            warnings: Vec::new(),
+            netns_names: self.netns_names.clone(),
+        }
+    }
 }
 
 /// Written once, at the end.

@@ -3,7 +3,7 @@
 
 use std::{collections::VecDeque, time::Instant};
 
-use crate::{capture::KernelStats, events::Record, model::Model};
+use crate::{events::Record, model::Model, run::KernelStats};
 
 /// The short window `w` switches to.
 pub const WINDOW_NS: u64 = 10_000_000_000;

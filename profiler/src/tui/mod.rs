@@ -1,5 +1,5 @@
 //! `rtnlprof top`'s terminal UI, shaped as ratatui's templates teach:
-//! `crate::source` (capture or replay, on its own thread) → `feed` (the models it fills) →
+//! `crate::capture::source` (capture or replay, on its own thread) → `feed` (the models it fills) →
 //! `view` (a snapshot of rows and candidates, pure) → `app` (UI state, changed only by an
 //! `Action`) → `render` (pure drawing of the state into a frame). `cmd::top` runs the loop.
 

@@ -29,8 +29,8 @@ use prometheus_client::{
 };
 
 use crate::{
-    capture::KernelStats,
     model::{Handler, HandlerStats, Model},
+    run::KernelStats,
 };
 
 /// Histogram bucket bounds (seconds): 1-2.5-5 steps from 1 µs to 10 s.

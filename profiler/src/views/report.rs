@@ -33,12 +33,12 @@
 
 use serde::Serialize;
 
-use crate::capture::KernelStats;
 use crate::model::{
     candidates::{self, human_ns, Candidate},
     hist::Summary,
     names, Handler, HandlerStats, Model, TaskStats,
 };
+pub use crate::run::{KernelStats, RunInfo, SkippedHook};
 
 /// Row fields the tracepoint mode cannot measure (it sees contended waits, never a hold).
 pub const TP_UNAVAILABLE_FIELDS: &[&str] = &[
@@ -79,7 +79,7 @@ const TP_UNMEASURED_COLUMNS: &[&str] = &[
 
 /// Whether a run was captured in the tracepoint mode (contended waits only).
 pub fn tracepoint_mode(mode: &str) -> bool {
-    mode == crate::capture::Mode::TRACEPOINT
+    !crate::run::CaptureMode::of(mode).measures_holds()
 }
 
 /// Marks the columns the tracepoint mode cannot measure "n/a" instead of showing zeros.
@@ -99,45 +99,6 @@ fn mark_unmeasured(mut t: Table) -> Table {
         }
     }
     t
-}
-
-/// What is known about the run besides the model.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RunInfo {
-    pub kernel: String,
-    pub hostname: String,
-    pub boot_id: String,
-    pub capture_mode: String,
-    /// Why the full capture did not run (`--mode auto` fell back).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub capture_fallback: Option<String>,
-    pub start_unix_ns: u64,
-    pub wall_ns: u64,
-    pub rtnlprof_version: String,
-    pub kernel_stats: KernelStats,
-    pub decode_errors: u64,
-    pub skipped_hooks: Vec<SkippedHook>,
-    pub warnings: Vec<String>,
-    /// Network namespace names (inode number -> `ip netns` name, or `host`).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub netns_names: std::collections::BTreeMap<u32, String>,
-}
-
-impl RunInfo {
-    /// A namespace as the reports name it: its `ip netns` name with the inode, or the inode.
-    pub fn netns_name(&self, inode: u32) -> String {
-        match (inode, self.netns_names.get(&inode)) {
-            (0, _) => "unknown".into(),
-            (_, Some(n)) => format!("{n} ({inode})"),
-            (_, None) => inode.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct SkippedHook {
-    pub target: String,
-    pub cause: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

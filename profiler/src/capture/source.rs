@@ -14,10 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::{
+    session::{self, SessionOptions, Sink, StopToken},
+    KernelStats,
+};
 use crate::{
-    capture::KernelStats,
-    cli::CaptureArgs,
-    cmd::live::{self, Sink},
+    error::BadInput,
     events::Record,
     trace::{reader::Reader, Header},
 };
@@ -34,21 +36,39 @@ pub enum Msg {
 
 pub struct Source {
     pub rx: Receiver<Msg>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    live: bool,
+    stopper: Stopper,
 }
 
-impl Source {
+/// Ends a source's thread.
+pub struct Stopper {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// The live capture's session, when the source is one.
+    session: Option<StopToken>,
+}
+
+impl Stopper {
     /// Asks the source to end and waits for it (the live capture detaches its programs).
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if self.live {
-            live::request_stop();
+        if let Some(s) = &self.session {
+            s.stop();
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Source {
+    /// Asks the source to end and waits for it (the live capture detaches its programs).
+    pub fn stop(self) {
+        self.stopper.stop();
+    }
+
+    /// The records' channel, and what ends the source (for a reader on another thread).
+    pub fn into_parts(self) -> (Receiver<Msg>, Stopper) {
+        (self.rx, self.stopper)
     }
 }
 
@@ -62,7 +82,7 @@ impl Sink for ChannelSink {
     }
     fn records(&mut self, batch: &[Record]) -> anyhow::Result<()> {
         self.0
-            .send(Msg::Batch(batch.to_vec(), crate::cmd::monotonic_ns()))
+            .send(Msg::Batch(batch.to_vec(), super::monotonic_ns()))
             .map_err(|_| anyhow::anyhow!("the UI went away"))
     }
     fn kernel_stats(&mut self, stats: &KernelStats) -> anyhow::Result<()> {
@@ -80,14 +100,16 @@ impl Sink for ChannelSink {
 }
 
 /// The live capture (with CMD, if given).
-pub fn live(args: CaptureArgs) -> Source {
+pub fn live(args: SessionOptions) -> Source {
     let (tx, rx) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
+    let token = StopToken::new();
+    let session_stop = token.clone();
     let thread = std::thread::Builder::new()
         .name("capture".into())
         .spawn(move || {
             let mut sink = ChannelSink(tx.clone());
-            let end = match live::run(&args, &mut sink) {
+            let end = match session::run(&args, &session_stop, &mut sink) {
                 Ok(end) => {
                     let _ = tx.send(Msg::KernelStats(end.kernel_stats));
                     if args.cmd.is_empty() {
@@ -96,16 +118,18 @@ pub fn live(args: CaptureArgs) -> Source {
                         format!("command exited with status {}", end.code)
                     }
                 }
-                Err(e) => crate::one_line(&format!("{e:#}")),
+                Err(e) => crate::error::one_line(&format!("{e:#}")),
             };
             let _ = tx.send(Msg::Ended(end));
         })
         .expect("spawning the capture thread");
     Source {
         rx,
-        stop,
-        thread: Some(thread),
-        live: true,
+        stopper: Stopper {
+            stop,
+            thread: Some(thread),
+            session: Some(token),
+        },
     }
 }
 
@@ -144,7 +168,7 @@ impl std::fmt::Display for Speed {
 
 /// Opens a recording for replay: fails (before any screen is drawn) if it is not one.
 pub fn open_replay(path: &std::path::Path) -> anyhow::Result<Reader<BufReader<File>>> {
-    let bad = |e: &dyn std::fmt::Display| crate::cmd::report::BadInput {
+    let bad = |e: &dyn std::fmt::Display| BadInput {
         path: path.display().to_string(),
         cause: e.to_string(),
     };
@@ -241,8 +265,10 @@ pub fn replay(mut reader: Reader<BufReader<File>>, path: PathBuf, speed: Speed) 
         .expect("spawning the replay thread");
     Source {
         rx,
-        stop,
-        thread: Some(thread),
-        live: false,
+        stopper: Stopper {
+            stop,
+            thread: Some(thread),
+            session: None,
+        },
     }
 }

@@ -1,37 +1,65 @@
-//! The capture loop `stat` and `record` share: start the capture, run CMD (or wait for the
-//! duration or a signal), hand every record to a sink, stop cleanly.
+//! The capture session every capturing verb shares: start the capture, run CMD (or wait for
+//! the duration, a signal or the stop token), hand every record to a sink, stop cleanly.
 
 use std::{
+    ffi::OsString,
     process::{Child, Command, ExitStatus},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
 use nix::sys::signal::{self, SigHandler, Signal};
 
+use super::{Capture, CaptureOptions, KernelStats, ModeChoice};
 use crate::{
-    capture::{Capture, CaptureOptions, KernelStats},
-    cli::CaptureArgs,
     events::Record,
+    run::{RunInfo, SkippedHook},
     trace::Header,
-    views::report::{RunInfo, SkippedHook},
 };
 
-static STOP: AtomicBool = AtomicBool::new(false);
+/// What to capture and for how long.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Stop after this many seconds (None: when CMD exits, or on a signal or the stop token).
+    pub duration: Option<f64>,
+    pub ring_bytes: u32,
+    pub mode: ModeChoice,
+    /// Command to run under the capture (empty: none).
+    pub cmd: Vec<OsString>,
+}
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+    SIGNALLED.store(true, Ordering::SeqCst);
 }
 
-/// Ends a running capture as SIGINT or SIGTERM would (the TUI's quit key).
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
+/// Whether SIGINT or SIGTERM arrived (after [`install_stop_handlers`]).
+pub fn signalled() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
 }
 
-/// Whether SIGINT, SIGTERM or [`request_stop`] asked the capture to end.
-pub fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
+/// Asks a session to end (the TUI's quit key, a server shutting down); SIGINT and SIGTERM do too.
+#[derive(Debug, Clone, Default)]
+pub struct StopToken(Arc<AtomicBool>);
+
+impl StopToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the token or a signal asked to stop.
+    pub fn stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst) || signalled()
+    }
 }
 
 /// SIGINT and SIGTERM end the capture cleanly (the output is still written).
@@ -62,36 +90,8 @@ pub struct LiveEnd {
 
 impl LiveEnd {
     pub fn run_info(&self) -> RunInfo {
-        run_info(
-            &self.header,
-            self.end_mono_ns,
-            self.kernel_stats,
-            self.decode_errors,
-        )
-    }
-}
-
-/// RunInfo from a recording's header and its end.
-pub fn run_info(
-    header: &Header,
-    end_mono_ns: u64,
-    kernel_stats: KernelStats,
-    decode_errors: u64,
-) -> RunInfo {
-    RunInfo {
-        kernel: header.kernel.clone(),
-        hostname: header.hostname.clone(),
-        boot_id: header.boot_id.clone(),
-        capture_mode: header.capture_mode.clone(),
-        capture_fallback: header.capture_fallback.clone(),
-        start_unix_ns: header.start_unix_ns,
-        wall_ns: end_mono_ns.saturating_sub(header.start_mono_ns),
-        rtnlprof_version: header.rtnlprof_version.clone(),
-        kernel_stats,
-        decode_errors,
-        skipped_hooks: header.skipped_hooks.clone(),
-        warnings: Vec::new(),
-        netns_names: header.netns_names.clone(),
+        self.header
+            .run_info(self.end_mono_ns, self.kernel_stats, self.decode_errors)
     }
 }
 
@@ -122,7 +122,7 @@ pub fn header(capture: &Capture, start_mono_ns: u64) -> Header {
                 cause: c.clone(),
             })
             .collect(),
-        netns_names: crate::capture::netns::names(),
+        netns_names: super::netns::names(),
     }
 }
 
@@ -147,8 +147,13 @@ pub trait Sink {
     }
 }
 
-/// Runs the capture, handing every batch of records to `sink`.
-pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
+/// Runs the capture, handing every batch of records to `sink`, until CMD exits, the duration
+/// passes, a signal arrives or `stop` is stopped.
+pub fn run(
+    args: &SessionOptions,
+    stop: &StopToken,
+    sink: &mut dyn Sink,
+) -> anyhow::Result<LiveEnd> {
     install_stop_handlers()?;
     let mut capture = Capture::start(&CaptureOptions {
         ring_bytes: args.ring_bytes,
@@ -166,7 +171,7 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
         eprintln!(
             "rtnlprof: profiling RTNL on {} in {} mode with {} programs{}",
             header.kernel,
-            if capture.mode == crate::capture::Mode::Full {
+            if capture.mode.measures_holds() {
                 "full"
             } else {
                 "tracepoint"
@@ -197,7 +202,7 @@ pub fn run(args: &CaptureArgs, sink: &mut dyn Sink) -> anyhow::Result<LiveEnd> {
     let mut code = 0;
     let mut stats_at = Instant::now();
     loop {
-        let done = STOP.load(Ordering::SeqCst)
+        let done = stop.stopped()
             || deadline.is_some_and(|d| started.elapsed() >= d)
             || match child.as_mut() {
                 Some(c) => match c.try_wait()? {

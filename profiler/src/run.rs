@@ -1,0 +1,124 @@
+//! What is known about a run besides its records: the capture mode, the kernel's counters, the
+//! hooks that could not be attached, the host. The bottom layer: every other module may use it,
+//! it uses none of them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The mode a capture runs in, as recordings spell it (`capture_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureMode {
+    /// fentry/fexit on the mutex and rtnetlink functions: every hold and wait.
+    Full,
+    /// Tracepoints only: contended waits, never a hold.
+    Tracepoint,
+}
+
+impl CaptureMode {
+    pub const FULL: &'static str = "fentry";
+    pub const TRACEPOINT: &'static str = "tracepoint";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMode::Full => Self::FULL,
+            CaptureMode::Tracepoint => Self::TRACEPOINT,
+        }
+    }
+
+    /// The mode a recording or a report names. Anything but the tracepoint mode measured holds
+    /// (`fentry`, and the synthetic recordings of the benchmarks and tests).
+    pub fn of(recorded: &str) -> Self {
+        if recorded == Self::TRACEPOINT {
+            CaptureMode::Tracepoint
+        } else {
+            CaptureMode::Full
+        }
+    }
+
+    /// Whether holds (and all that follows from them) were measured.
+    pub fn measures_holds(self) -> bool {
+        self == CaptureMode::Full
+    }
+
+    /// Words for what this mode cannot measure, when it cannot.
+    pub fn unmeasured(self) -> Option<&'static str> {
+        match self {
+            CaptureMode::Full => None,
+            CaptureMode::Tracepoint => Some(
+                "hold times, uncontended acquisitions, RCU grace periods under RTNL, failed \
+                 trylocks, who waited behind whom, utilization and the candidates (they need \
+                 hold times)",
+            ),
+        }
+    }
+}
+
+/// Counters kept in the kernel, summed over CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KernelStats {
+    pub lost_events: u64,
+    pub contention_begin: u64,
+    pub contention_end: u64,
+    pub unmatched_release: u64,
+    pub requests_entered: u64,
+    pub acquisitions: u64,
+    pub trylock_failed: u64,
+    /// Program runs the kernel skipped because a BPF program was already running on that CPU
+    /// (`recursion_misses` of every program, summed).
+    pub recursion_misses: u64,
+    /// Tracepoint mode: waits on other mutexes read before rtnl_mutex was recognised (dropped).
+    pub unrelated_waits: u64,
+    /// Tracepoint mode: the address of rtnl_mutex learned from the stack of a wait (0: not yet).
+    pub learned_rtnl_mutex: u64,
+}
+
+/// A hook the capture could not attach, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SkippedHook {
+    pub target: String,
+    pub cause: String,
+}
+
+/// What is known about the run besides the model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunInfo {
+    pub kernel: String,
+    pub hostname: String,
+    pub boot_id: String,
+    pub capture_mode: String,
+    /// Why the full capture did not run (`--mode auto` fell back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_fallback: Option<String>,
+    pub start_unix_ns: u64,
+    pub wall_ns: u64,
+    pub rtnlprof_version: String,
+    #[serde(default)]
+    pub kernel_stats: KernelStats,
+    #[serde(default)]
+    pub decode_errors: u64,
+    #[serde(default)]
+    pub skipped_hooks: Vec<SkippedHook>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Network namespace names (inode number -> `ip netns` name, or `host`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub netns_names: BTreeMap<u32, String>,
+}
+
+impl RunInfo {
+    pub fn mode(&self) -> CaptureMode {
+        CaptureMode::of(&self.capture_mode)
+    }
+
+    /// A namespace as the reports name it: its `ip netns` name with the inode, or the inode.
+    pub fn netns_name(&self, inode: u32) -> String {
+        match (inode, self.netns_names.get(&inode)) {
+            (0, _) => "unknown".into(),
+            (_, Some(n)) => format!("{n} ({inode})"),
+            (_, None) => inode.to_string(),
+        }
+    }
+}
