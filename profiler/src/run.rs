@@ -37,12 +37,12 @@ impl CaptureMode {
     }
 
     /// Whether holds (and all that follows from them) were measured.
-    pub fn measures_holds(self) -> bool {
-        self == CaptureMode::Full
+    pub const fn measures_holds(self) -> bool {
+        matches!(self, CaptureMode::Full)
     }
 
     /// Words for what this mode cannot measure, when it cannot.
-    pub fn unmeasured(self) -> Option<&'static str> {
+    pub const fn unmeasured(self) -> Option<&'static str> {
         match self {
             CaptureMode::Full => None,
             CaptureMode::Tracepoint => Some(
@@ -82,7 +82,7 @@ pub struct SkippedHook {
 }
 
 /// What is known about the run besides the model.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunInfo {
     pub kernel: String,
@@ -104,8 +104,25 @@ pub struct RunInfo {
     #[serde(default)]
     pub warnings: Vec<String>,
     /// Network namespace names (inode number -> `ip netns` name, or `host`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "inode_keys"
+    )]
     pub netns_names: BTreeMap<u32, String>,
+}
+
+/// A map keyed by inode numbers, as JSON writes them (strings): read back also where the run
+/// fields are flattened into a report, where serde hands the keys over as strings.
+fn inode_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<u32, String>, D::Error> {
+    let m: BTreeMap<String, String> = Deserialize::deserialize(d)?;
+    m.into_iter()
+        .map(|(k, v)| {
+            k.parse()
+                .map(|k| (k, v))
+                .map_err(|_| serde::de::Error::custom(format!("{k:?} is not an inode number")))
+        })
+        .collect()
 }
 
 impl RunInfo {

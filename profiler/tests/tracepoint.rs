@@ -7,6 +7,9 @@
 #[path = "common/cli.rs"]
 #[allow(dead_code)]
 mod cli;
+#[path = "common/gate.rs"]
+#[allow(dead_code)]
+mod gate;
 
 use std::process::Command;
 
@@ -254,4 +257,111 @@ fn a_kernel_with_neither_mode_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("capture mode: none"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Address writers and link dumpers in a namespace of their own (as [`workload`]); with `holder`, a task
+/// beside them that creates and deletes bridges (RTNL held across grace periods) all along.
+fn diff_workload(tag: &str, holder: bool) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("rtnlprof-tp-diff-{tag}-{}.sh", std::process::id()));
+    let competitor = if holder {
+        "( while [ ! -e $done ]; do ip -n $ns link add brx type bridge; ip -n $ns link del brx; done ) &"
+    } else {
+        ""
+    };
+    let script = format!(
+        r#"#!/bin/bash
+set -e
+ns=rtnlprof-tpd-$$
+done=/tmp/rtnlprof-tpd-done-$$
+ip netns add $ns
+trap 'ip netns del $ns; rm -f $done' EXIT
+for w in $(seq 1 {WRITERS}); do ip -n $ns link add br$w type bridge; ip -n $ns link set br$w up; done
+{competitor}
+pids=
+for d in $(seq 1 {DUMPERS}); do
+  ( for i in $(seq 1 {ROUNDS}); do ip -n $ns -d link show >/dev/null; done ) &
+  pids="$pids $!"
+done
+for w in $(seq 1 {WRITERS}); do
+  ( for i in $(seq 1 {ROUNDS}); do
+      ip -n $ns addr add 10.$w.$((i % 250)).1/24 dev br$w
+      ip -n $ns addr del 10.$w.$((i % 250)).1/24 dev br$w
+    done ) &
+  pids="$pids $!"
+done
+wait $pids
+touch $done
+wait
+"#
+    );
+    std::fs::write(&path, script).unwrap();
+    path
+}
+
+/// Records `workload` in the tracepoint mode; returns the recording and its JSON report.
+fn tp_record(tag: &str, workload: &std::path::Path) -> (String, String) {
+    let dir = std::env::temp_dir();
+    let rec = dir.join(format!("rtnlprof-tpd-{tag}-{}.rtnl", std::process::id()));
+    let rec = rec.to_str().unwrap().to_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_rtnlprof"))
+        .args(["record", "--mode", "tracepoint", "-o", &rec, "--", "bash"])
+        .arg(workload)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = rtnlprof(&["report", "--format", "json", &rec]);
+    assert!(report.status.success());
+    let json = dir.join(format!("rtnlprof-tpd-{tag}-{}.json", std::process::id()));
+    std::fs::write(&json, &report.stdout).unwrap();
+    (rec, json.to_str().unwrap().to_owned())
+}
+
+/// `diff` of real tracepoint-mode recordings, and of their JSON reports (which have no hold
+/// figures): the same workload twice passes, a competing RTNL holder is a regression.
+#[test]
+fn diff_of_tracepoint_recordings_and_of_their_reports() {
+    if !gate::root("diff_of_tracepoint_recordings_and_of_their_reports") {
+        return;
+    }
+    let (quiet, busy) = (diff_workload("quiet", false), diff_workload("busy", true));
+    let a = tp_record("a", &quiet);
+    let b = tp_record("b", &quiet);
+    let c = tp_record("c", &busy);
+    let diff = |x: &str, y: &str| {
+        let out = rtnlprof(&["diff", x, y]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "diff {x} {y}: exit {:?}; {}",
+            out.status.code(),
+            text.lines()
+                .filter(|l| l.contains("REGRESSION") || l.starts_with("OK"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
+        (out.status.code(), text)
+    };
+    for (x, y) in [(&a.0, &b.0), (&a.1, &b.1), (&a.0, &b.1), (&a.1, &b.0)] {
+        let (code, text) = diff(x, y);
+        assert_eq!(code, Some(0), "{x} vs {y}:\n{text}");
+    }
+    for (x, y) in [(&a.0, &c.0), (&a.1, &c.1)] {
+        let (code, text) = diff(x, y);
+        assert_eq!(code, Some(1), "{x} vs {y} (a competing holder):\n{text}");
+        assert!(text.contains("wait."), "{text}");
+    }
+    for f in [&a.0, &a.1, &b.0, &b.1, &c.0, &c.1] {
+        let _ = std::fs::remove_file(f);
+    }
+    let _ = std::fs::remove_file(&quiet);
+    let _ = std::fs::remove_file(&busy);
 }

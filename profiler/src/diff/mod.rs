@@ -21,7 +21,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{hist::Hist, Handler, Model};
+use crate::model::{
+    doc::{self, ReportDoc},
+    hist::Hist,
+    Handler, Model,
+};
 
 /// One side of the comparison: figures per handler name.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +51,10 @@ pub struct Figures {
 }
 
 impl Side {
+    /// From a recording's model. What a capture without holds did not measure is absent, as
+    /// in its report's JSON (the same figures from either).
     pub fn from_model(name: &str, model: &Model, run: &crate::run::RunInfo) -> Side {
+        let held = run.mode().measures_holds();
         Side {
             name: name.to_owned(),
             kernel: run.kernel.clone(),
@@ -61,13 +68,21 @@ impl Side {
                 .map(|(h, s): (&Handler, _)| {
                     (
                         h.name(),
-                        Figures {
-                            requests: s.requests,
-                            holds: s.holds,
-                            hold: s.hold.clone(),
-                            wait: s.wait.clone(),
-                            gp_ns: s.gp_ns,
-                            blamed_ns: s.blamed_ns,
+                        if held {
+                            Figures {
+                                requests: s.requests,
+                                holds: s.holds,
+                                hold: s.hold.clone(),
+                                wait: s.wait.clone(),
+                                gp_ns: s.gp_ns,
+                                blamed_ns: s.blamed_ns,
+                            }
+                        } else {
+                            Figures {
+                                requests: s.requests,
+                                wait: s.wait.clone(),
+                                ..Figures::default()
+                            }
                         },
                     )
                 })
@@ -75,62 +90,65 @@ impl Side {
         }
     }
 
-    /// From `rtnlprof report --format json` output (version 1, with histograms).
+    /// From `rtnlprof report --format json` output (version 1, with histograms). A report of
+    /// a capture without holds (the tracepoint mode) has none of the hold figures: they read
+    /// as none, as from its recording.
     pub fn from_report_json(name: &str, v: &serde_json::Value) -> Result<Side, String> {
-        if v["format"] != "rtnlprof-report" {
+        if v["format"] != doc::FORMAT {
             return Err("not an rtnlprof report (no \"format\": \"rtnlprof-report\")".into());
         }
         match v["version"].as_u64() {
-            Some(1) => {}
+            Some(n) if n == u64::from(doc::VERSION) => {}
             Some(n) => {
                 return Err(format!(
-                    "report version {n} is newer than this rtnlprof reads (1)"
+                    "report version {n} is newer than this rtnlprof reads ({})",
+                    doc::VERSION
                 ))
             }
             None => return Err("report without a version".into()),
         }
-        let u =
-            |x: &serde_json::Value, k: &str| x[k].as_u64().ok_or_else(|| format!("missing {k}"));
+        let d: ReportDoc = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+        Self::from_report(name, &d)
+    }
+
+    /// From a report's document.
+    pub fn from_report(name: &str, d: &ReportDoc) -> Result<Side, String> {
+        let held = d.run.mode().measures_holds();
         let mut handlers = BTreeMap::new();
-        for h in v["handlers"].as_array().ok_or("missing handlers")? {
-            let name = h["handler"]
-                .as_str()
-                .ok_or("handler without a name")?
-                .to_owned();
-            let hist = |k: &str, s: &str| -> Result<Hist, String> {
-                Hist::from_base64(
-                    h[k].as_str()
-                        .ok_or_else(|| format!("{name}: missing {k}"))?,
-                    u(&h[s], "total_ns")?,
-                    u(&h[s], "max_ns")?,
-                )
+        for h in &d.handlers {
+            let hname = h.handler.clone().ok_or("handler without a name")?;
+            if held && h.held.is_none() {
+                return Err(format!(
+                    "{hname}: no hold figures (holds, hold_ns, hold, hold_hist, gp_ns) in a {} capture",
+                    d.run.capture_mode
+                ));
+            }
+            let hist = |b64: &str, s: &crate::model::hist::Summary| {
+                Hist::from_base64(b64, s.total_ns, s.max_ns).map_err(|e| format!("{hname}: {e}"))
+            };
+            let (holds, hold, gp_ns, blamed_ns) = match &h.held {
+                Some(x) => (x.holds, hist(&x.hold_hist, &x.hold)?, x.gp_ns, x.blamed_ns),
+                None => (0, Hist::default(), 0, 0),
             };
             handlers.insert(
-                name.clone(),
+                hname.clone(),
                 Figures {
-                    requests: u(h, "requests")?,
-                    holds: u(h, "holds")?,
-                    hold: hist("hold_hist", "hold")?,
-                    wait: hist("wait_hist", "wait")?,
-                    gp_ns: u(h, "gp_ns")?,
-                    blamed_ns: h["blamed_ns"].as_u64().unwrap_or(0),
+                    requests: h.requests,
+                    holds,
+                    hold,
+                    wait: hist(&h.wait_hist, &h.wait)?,
+                    gp_ns,
+                    blamed_ns,
                 },
             );
         }
         Ok(Side {
             name: name.to_owned(),
-            kernel: v["kernel"].as_str().unwrap_or_default().to_owned(),
-            capture_mode: v["capture_mode"].as_str().unwrap_or_default().to_owned(),
-            wall_ns: u(v, "wall_ns")?,
-            lost_events: v["kernel_stats"]["lost_events"].as_u64().unwrap_or(0),
-            warnings: v["warnings"]
-                .as_array()
-                .map(|w| {
-                    w.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            kernel: d.run.kernel.clone(),
+            capture_mode: d.run.capture_mode.clone(),
+            wall_ns: d.run.wall_ns,
+            lost_events: d.run.kernel_stats.lost_events,
+            warnings: d.run.warnings.clone(),
             handlers,
         })
     }

@@ -135,7 +135,7 @@ impl<K: Copy> Side<K> {
 }
 
 /// Records that reached behind a horizon: their pairs with dropped intervals were not counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Late {
     pub records: u64,
     /// The part of their waits behind the holds' horizon (blame possibly missing there).

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::{Handler, Model};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Candidate {
     pub handler: String,
     pub score: f64,

@@ -12,7 +12,7 @@ pub struct Hist {
 }
 
 /// The figures a report shows of a histogram.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub count: u64,
     pub total_ns: u64,

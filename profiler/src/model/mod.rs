@@ -8,6 +8,7 @@
 
 pub mod blame;
 pub mod candidates;
+pub mod doc;
 pub mod handlers;
 pub mod hist;
 pub mod names;

@@ -28,41 +28,22 @@
 //! * `candidates` [by score]: {handler, score, unlocked, reasons};
 //! * `unavailable` [string]: what the capture mode could not measure. A recording of the
 //!   tracepoint mode (`capture_mode` "tracepoint") sees contended waits only: its rows have no
-//!   hold fields ([`TP_UNAVAILABLE_FIELDS`]), and `blame`, `utilization` and `candidates` are
+//!   hold fields (`model::doc::HELD_FIELDS`), and `blame`, `utilization` and `candidates` are
 //!   absent; `holds`-free rows count waits in `contended_waits` and `wait`.
-
-use serde::Serialize;
 
 use crate::model::{
     candidates::{self, human_ns, Candidate},
+    doc::{blame_ranked, netns_rows, tasks_ranked, ReportDoc},
     hist::Summary,
-    names, Handler, HandlerStats, Model, TaskStats,
+    Handler, HandlerStats, Model,
 };
 pub use crate::run::{KernelStats, RunInfo, SkippedHook};
 
-/// Row fields the tracepoint mode cannot measure (it sees contended waits, never a hold).
-pub const TP_UNAVAILABLE_FIELDS: &[&str] = &[
-    "requests_locked",
-    "holds",
-    "continuation_holds",
-    "hold_ns",
-    "max_hold_ns",
-    "gp_ns",
-    "gp_count",
-    "trylock_failed",
-    "blamed_ns",
-    "behind_ns",
-    "handoff_ns",
-    "cross_netns_wait_ns",
-    "hold",
-    "hold_hist",
-];
-/// Report sections the tracepoint mode cannot fill.
-pub const TP_UNAVAILABLE_SECTIONS: &[&str] = &["blame", "blame_late", "utilization", "candidates"];
-/// The same, in words.
-pub const TP_UNMEASURED: &str = "hold times, uncontended acquisitions, RCU grace periods under \
-     RTNL, failed trylocks, who waited behind whom, utilization and the candidates (they need \
-     hold times)";
+/// What the tracepoint mode cannot measure, in words.
+pub const TP_UNMEASURED: &str = match crate::run::CaptureMode::Tracepoint.unmeasured() {
+    Some(w) => w,
+    None => "",
+};
 /// Table columns that show "n/a" in the tracepoint mode.
 const TP_UNMEASURED_COLUMNS: &[&str] = &[
     "LOCKED",
@@ -128,84 +109,6 @@ impl Default for Options {
     }
 }
 
-#[derive(Serialize)]
-struct Row {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    handler: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    family: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nlmsg_type: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    type_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dump: Option<bool>,
-    requests: u64,
-    requests_locked: u64,
-    request_ns: u64,
-    holds: u64,
-    continuation_holds: u64,
-    hold_ns: u64,
-    wait_ns: u64,
-    max_hold_ns: u64,
-    max_wait_ns: u64,
-    contended_waits: u64,
-    gp_ns: u64,
-    gp_count: u64,
-    trylock_failed: u64,
-    blamed_ns: u64,
-    /// Of `wait_ns`, the part spent while other acquisitions held RTNL, and the rest (hand-off).
-    behind_ns: u64,
-    handoff_ns: u64,
-    /// Wait behind holders in other network namespaces (present when namespaces are known).
-    #[serde(skip_serializing_if = "is_zero")]
-    cross_netns_wait_ns: u64,
-    hold: Summary,
-    wait: Summary,
-    /// The histograms, HdrHistogram V2+DEFLATE in base64 (what `rtnlprof diff` compares).
-    hold_hist: String,
-    wait_hist: String,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-/// One network namespace's figures in the JSON report.
-#[derive(Serialize)]
-struct NetnsRow {
-    inode: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    #[serde(flatten)]
-    figures: crate::model::NsShare,
-}
-
-fn netns_rows(model: &Model, run: &RunInfo) -> Vec<NetnsRow> {
-    if !model.knows_netns() {
-        return Vec::new();
-    }
-    let mut v: Vec<NetnsRow> = model
-        .netns
-        .iter()
-        .map(|(inode, n)| NetnsRow {
-            inode: *inode,
-            name: run.netns_names.get(inode).cloned(),
-            figures: *n,
-        })
-        .collect();
-    v.sort_by(|a, b| {
-        (b.figures.hold_ns, b.figures.requests, a.inode).cmp(&(
-            a.figures.hold_ns,
-            a.figures.requests,
-            b.inode,
-        ))
-    });
-    v
-}
-
 fn netns_table(model: &Model, run: &RunInfo, opts: &Options) -> Table {
     Table {
         head: vec![
@@ -221,15 +124,15 @@ fn netns_table(model: &Model, run: &RunInfo, opts: &Options) -> Table {
             .into_iter()
             .take(opts.top)
             .map(|r| {
-                let n = r.figures;
+                let (holds, hold_ns) = r.held.map_or((0, 0), |h| (h.holds, h.hold_ns));
                 vec![
                     run.netns_name(r.inode),
-                    n.requests.to_string(),
-                    n.holds.to_string(),
-                    human_ns(n.hold_ns),
-                    human_ns(n.wait_ns),
-                    human_ns(n.cross_wait_ns),
-                    pct(n.cross_wait_ns, n.wait_ns),
+                    r.requests.to_string(),
+                    holds.to_string(),
+                    human_ns(hold_ns),
+                    human_ns(r.wait_ns),
+                    human_ns(r.cross_wait_ns),
+                    pct(r.cross_wait_ns, r.wait_ns),
                 ]
             })
             .collect(),
@@ -280,158 +183,9 @@ fn netns_savings_table(model: &Model, opts: &Options) -> Table {
     }
 }
 
-fn row(h: Option<&Handler>, s: &HandlerStats) -> Row {
-    let (kind, family, nlmsg_type, type_name, dump) = match h {
-        Some(Handler::Msg(m)) => (
-            Some("msg"),
-            Some(m.family),
-            Some(m.nlmsg_type),
-            Some(names::rtm_display(m.nlmsg_type)),
-            Some(m.dump),
-        ),
-        Some(Handler::Caller(_)) => (Some("caller"), None, None, None, None),
-        None => (None, None, None, None, None),
-    };
-    Row {
-        handler: h.map(Handler::name),
-        kind,
-        family,
-        nlmsg_type,
-        type_name,
-        dump,
-        requests: s.requests,
-        requests_locked: s.requests_locked,
-        request_ns: s.request_ns,
-        holds: s.holds,
-        continuation_holds: s.continuation_holds,
-        hold_ns: s.hold_ns(),
-        wait_ns: s.wait_ns(),
-        max_hold_ns: s.hold.max_ns(),
-        max_wait_ns: s.wait.max_ns(),
-        contended_waits: s.contended_waits,
-        gp_ns: s.gp_ns,
-        gp_count: s.gp_count,
-        trylock_failed: s.trylock_failed,
-        blamed_ns: s.blamed_ns,
-        behind_ns: s.behind_ns,
-        handoff_ns: s.handoff_ns(),
-        cross_netns_wait_ns: s.cross_wait_ns(),
-        hold: s.hold.summary(),
-        wait: s.wait.summary(),
-        hold_hist: s.hold.to_base64(),
-        wait_hist: s.wait.to_base64(),
-    }
-}
-
-#[derive(Serialize)]
-struct BlameRow {
-    waiter: String,
-    holder: String,
-    wait_ns: u64,
-}
-
-#[derive(Serialize)]
-struct Doc<'a> {
-    format: &'static str,
-    version: u32,
-    #[serde(flatten)]
-    run: &'a RunInfo,
-    totals: Row,
-    handlers: Vec<Row>,
-    tasks: Vec<&'a TaskStats>,
-    blame: Vec<BlameRow>,
-    /// Records that reached behind the blame window: their pairs with dropped intervals are
-    /// missing from `blame`.
-    blame_late: crate::model::blame::Late,
-    utilization: Vec<f64>,
-    candidates: Vec<Candidate>,
-    /// Per network namespace, when the recording knows them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    netns: Vec<NetnsRow>,
-}
-
-fn tasks_ranked(model: &Model) -> Vec<&TaskStats> {
-    let mut t: Vec<&TaskStats> = model.tasks.values().collect();
-    t.sort_by(|a, b| (b.hold_ns, b.requests, a.tid).cmp(&(a.hold_ns, a.requests, b.tid)));
-    t
-}
-
-fn blame_ranked(model: &Model) -> Vec<BlameRow> {
-    let mut b: Vec<BlameRow> = model
-        .blame()
-        .iter()
-        .map(|((w, h), ns)| BlameRow {
-            waiter: w.name(),
-            holder: h.name(),
-            wait_ns: *ns,
-        })
-        .collect();
-    b.sort_by(|x, y| {
-        y.wait_ns
-            .cmp(&x.wait_ns)
-            .then_with(|| (&x.waiter, &x.holder).cmp(&(&y.waiter, &y.holder)))
-    });
-    b
-}
-
 /// The JSON document (complete: `--top` and `--by` shape only text and markdown).
 pub fn json(model: &Model, run: &RunInfo) -> String {
-    let doc = Doc {
-        format: "rtnlprof-report",
-        version: 1,
-        run,
-        totals: row(None, &model.totals()),
-        handlers: model
-            .ranked()
-            .into_iter()
-            .map(|(h, s)| row(Some(h), s))
-            .collect(),
-        tasks: tasks_ranked(model),
-        blame: blame_ranked(model),
-        blame_late: model.blame_late(),
-        utilization: model
-            .utilization()
-            .into_iter()
-            .map(|u| (u * 1e4).round() / 1e4)
-            .collect(),
-        candidates: candidates::rank(model),
-        netns: netns_rows(model, run),
-    };
-    if !tracepoint_mode(&run.capture_mode) {
-        return serde_json::to_string_pretty(&doc).expect("serializable");
-    }
-    // The tracepoint mode: what it cannot measure is left out and listed, never zeros.
-    let mut v = serde_json::to_value(&doc).expect("serializable");
-    let strip = |row: &mut serde_json::Value| {
-        if let Some(o) = row.as_object_mut() {
-            for k in TP_UNAVAILABLE_FIELDS {
-                o.remove(*k);
-            }
-        }
-    };
-    strip(&mut v["totals"]);
-    for key in ["handlers", "netns"] {
-        if let Some(rows) = v[key].as_array_mut() {
-            rows.iter_mut().for_each(strip);
-        }
-    }
-    if let Some(tasks) = v["tasks"].as_array_mut() {
-        for t in tasks {
-            if let Some(o) = t.as_object_mut() {
-                for k in ["holds", "hold_ns", "gp_ns"] {
-                    o.remove(k);
-                }
-            }
-        }
-    }
-    let o = v.as_object_mut().expect("an object");
-    for k in TP_UNAVAILABLE_SECTIONS {
-        o.remove(*k);
-    }
-    let mut unavailable: Vec<&str> = TP_UNAVAILABLE_FIELDS.to_vec();
-    unavailable.extend(TP_UNAVAILABLE_SECTIONS);
-    o.insert("unavailable".into(), unavailable.into());
-    serde_json::to_string_pretty(&v).expect("serializable")
+    serde_json::to_string_pretty(&ReportDoc::new(model, run)).expect("serializable")
 }
 
 /// A table both text and markdown can print (the first column left-aligned, the others right).
