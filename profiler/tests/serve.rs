@@ -2,6 +2,10 @@
 //! the series a replayed guest recording yields, and every PromQL expression of the dashboards
 //! and rules in `dashboards/`, run against it.
 
+#[path = "common/gate.rs"]
+#[allow(dead_code)]
+mod gate;
+
 #[path = "common/http.rs"]
 mod http;
 
@@ -122,6 +126,11 @@ fn exprs_of(v: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn prometheus_scrapes_serve_and_every_dashboard_and_rule_expression_returns_data() {
+    if !gate::tool("prometheus_scrapes_serve", "prometheus")
+        || !gate::tool("prometheus_scrapes_serve", "promtool")
+    {
+        return;
+    }
     let fixture = root().join("profiler/tests/fixtures/6.12.rtnl");
     let dir = std::env::temp_dir().join(format!("rtnlprof-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -314,6 +323,9 @@ fn refusals_are_one_line_with_exit_2() {
 /// `rtnlprof_build_info` and leaves out the families that mode cannot measure.
 #[test]
 fn live_on_this_host_serves_the_tracepoint_mode_without_hold_families() {
+    if !gate::root("live_on_this_host_serves_the_tracepoint_mode") {
+        return;
+    }
     let port = free_port();
     let _serve = Killed(
         Command::new(BIN)

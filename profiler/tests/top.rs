@@ -1,6 +1,10 @@
 //! `rtnlprof top` end to end in a real terminal (tmux): a replayed recording, keys in, screen out.
 //! Live capture in the UI is tested in the guests (tests/guest/top.rs).
 
+#[path = "common/gate.rs"]
+#[allow(dead_code)]
+mod gate;
+
 #[path = "common/tmux.rs"]
 mod tmux;
 
@@ -34,6 +38,12 @@ fn requests_column(screen: &str) -> Vec<u64> {
 
 #[test]
 fn replay_sorts_shows_detail_and_quits_restoring_the_terminal() {
+    if !gate::tool(
+        "replay_sorts_shows_detail_and_quits_restoring_the_terminal",
+        "tmux",
+    ) {
+        return;
+    }
     let file = fixture("6.12.rtnl");
     let t = Tmux::start(
         "replay",
@@ -121,6 +131,9 @@ fn replay_sorts_shows_detail_and_quits_restoring_the_terminal() {
 
 #[test]
 fn pause_freezes_the_screen_while_the_replay_goes_on() {
+    if !gate::tool("pause_freezes_the_screen_while_the_replay_goes_on", "tmux") {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("rtnlprof-top-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("paced.rtnl");
@@ -160,6 +173,9 @@ fn pause_freezes_the_screen_while_the_replay_goes_on() {
 
 #[test]
 fn without_capture_it_says_why_and_points_to_replay() {
+    if !gate::tool("without_capture_it_says_why_and_points_to_replay", "tmux") {
+        return;
+    }
     // This host refuses the full capture (no BPF trampolines, no rtnl_mutex symbol): asked for
     // it, the message says why, in one line, before any screen is drawn, and names the mode
     // that can run.
@@ -177,6 +193,11 @@ fn without_capture_it_says_why_and_points_to_replay() {
 /// and the hold columns say n/a rather than zeros.
 #[test]
 fn live_on_this_host_falls_back_to_tracepoints_and_marks_what_it_cannot_see() {
+    if !gate::root("live_on_this_host_falls_back_to_tracepoints")
+        || !gate::tool("live_on_this_host_falls_back_to_tracepoints", "tmux")
+    {
+        return;
+    }
     let t = Tmux::start("tplive", 160, 40, &format!("{BIN} top"));
     let s = t.wait_for(60, "the live screen", |s| s.contains("│ live │"));
     assert!(s.contains("│ tracepoint │"), "{s}");
@@ -200,6 +221,12 @@ fn live_on_this_host_falls_back_to_tracepoints_and_marks_what_it_cannot_see() {
 
 #[test]
 fn bad_replay_input_and_no_terminal_are_one_line_errors() {
+    if !gate::tool(
+        "bad_replay_input_and_no_terminal_are_one_line_errors",
+        "tmux",
+    ) {
+        return;
+    }
     let out = std::process::Command::new(BIN)
         .args(["top", "--replay", "/nonexistent.rtnl"])
         .output()

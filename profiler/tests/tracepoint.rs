@@ -72,6 +72,9 @@ fn handler<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
 
 #[test]
 fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
+    if !gate::root("auto_falls_back_to_tracepoints_and_attributes_contended_waits") {
+        return;
+    }
     let check = check();
     let full_runs = check["full"]["ok"].as_bool().unwrap();
     assert!(
@@ -187,6 +190,9 @@ fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
 /// `check` says what starting each mode does: compared with starting it.
 #[test]
 fn check_tells_the_truth_about_each_mode() {
+    if !gate::root("check_tells_the_truth_about_each_mode") {
+        return;
+    }
     let check = check();
     for (mode, key) in [("full", "full"), ("tracepoint", "tracepoint")] {
         let out = rtnlprof(&["record", "--mode", mode, "-o", "/dev/null", "--", "true"]);
@@ -226,6 +232,9 @@ fn check_tells_the_truth_about_each_mode() {
 /// kernel) — one line, exit 2, from `record` and `check` alike.
 #[test]
 fn a_kernel_with_neither_mode_is_one_line_and_exit_2() {
+    if !gate::root("a_kernel_with_neither_mode_is_one_line_and_exit_2") {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("rtnlprof-neither-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let syms = dir.join("kallsyms");

@@ -43,12 +43,85 @@ fn counts_every_request_per_message_type() {
     }
 }
 
+/// `check`, line by line, against what the test finds itself: kallsyms, BTF, tracefs, root;
+/// the text and the JSON say the same.
 #[test]
 fn check_finds_everything_the_capture_needs() {
-    let out = rtnlprof(&["check"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "rtnlprof check failed:\n{text}");
-    assert!(text.contains("rtnl_mutex"), "{text}");
+    let out = rtnlprof(&["check", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    let has_function = |f: &str| {
+        kallsyms.lines().any(|l| {
+            let mut it = l.split_whitespace();
+            let (_, ty, name) = (it.next(), it.next().unwrap_or(""), it.next());
+            name == Some(f) && it.next().is_none() && ty.eq_ignore_ascii_case("t")
+        })
+    };
+    let items = v["items"].as_array().unwrap();
+    let item = |need: &str| {
+        items
+            .iter()
+            .find(|i| i["need"] == need)
+            .unwrap_or_else(|| panic!("no {need:?} line in {v:#}"))
+    };
+    let ok = |need: &str| item(need)["ok"].as_bool().unwrap();
+    assert!(ok("root"));
+    assert_eq!(
+        ok("kernel BTF"),
+        std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
+    );
+    assert!(ok("rtnl_mutex address"));
+    assert_eq!(
+        item("rtnl_mutex address")["detail"],
+        format!("{:#x}", crate::tracepoint::kallsyms_rtnl_mutex())
+    );
+    for f in [
+        "rtnetlink_rcv_msg",
+        "mutex_lock",
+        "mutex_unlock",
+        "netlink_dump",
+        "synchronize_rcu",
+        "rtnl_lock",
+    ] {
+        assert_eq!(ok(f), has_function(f), "{f}: {:#}", item(f));
+    }
+    for (need, dir) in [
+        ("lock tracepoints", "lock/contention_begin"),
+        ("syscall tracepoints", "syscalls/sys_enter_sendmsg"),
+    ] {
+        let there = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+            .iter()
+            .any(|t| std::path::Path::new(t).join("events").join(dir).is_dir());
+        assert_eq!(ok(need), there, "{need}");
+    }
+    // The guests run BPF trampolines: everything starts, and auto picks the full mode.
+    for need in ["fentry", "full mode", "tracepoint mode", "RTNL takers"] {
+        assert!(ok(need), "{need}: {:#}", item(need));
+    }
+    assert_eq!(v["mode"], "fentry");
+    assert_eq!(v["full"]["ok"], true);
+    // The text says the same, a line an item.
+    let text = rtnlprof(&["check"]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    for i in items {
+        let line = format!(
+            "{:<4} {:<20} {}",
+            if i["ok"].as_bool().unwrap() {
+                "ok"
+            } else {
+                "MISS"
+            },
+            i["need"].as_str().unwrap(),
+            i["detail"].as_str().unwrap()
+        );
+        assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+    }
+    assert!(text.contains("capture mode: full (fentry)"), "{text}");
 }
 
 #[test]
