@@ -22,12 +22,52 @@ use crate::{
         source::{self, Msg},
     },
     cli::ServeArgs,
-    tui::feed::Feed,
+    events::Record,
+    model::Model,
+    run::KernelStats,
     views::metrics::{self, CallerLabels, Info, NetnsLabels},
 };
 
+/// What `serve` keeps: the totals since the start, and where the source's clock is. No history
+/// and no per-namespace models (the TUI's feed keeps those for its window and its filter).
+struct Totals {
+    model: Model,
+    now_ns: u64,
+    records: u64,
+    kernel_stats: KernelStats,
+}
+
+impl Totals {
+    fn new(origin_ns: u64) -> Self {
+        Totals {
+            model: Model::with_origin(origin_ns),
+            now_ns: origin_ns,
+            records: 0,
+            kernel_stats: KernelStats::default(),
+        }
+    }
+
+    fn add(&mut self, batch: &[Record], now_ns: u64) {
+        for r in batch {
+            self.model.add(r);
+        }
+        self.records += batch.len() as u64;
+        self.now_ns = self.now_ns.max(now_ns);
+    }
+
+    /// RTNL utilization in the last complete second (the current one while the first runs).
+    fn utilization_now(&self) -> f64 {
+        let Some(origin) = self.model.origin_ns() else {
+            return 0.0;
+        };
+        let i = (self.now_ns.saturating_sub(origin) / crate::model::BUCKET_NS) as usize;
+        let u = self.model.utilization();
+        u.get(i.saturating_sub(1)).copied().unwrap_or(0.0)
+    }
+}
+
 struct Shared {
-    feed: Feed,
+    feed: Totals,
     labels: CallerLabels,
     netns: Option<NetnsLabels>,
     info: Info,
@@ -53,18 +93,20 @@ async fn metrics_handler(State(state): State<AppState>) -> impl IntoResponse {
         live,
         ..
     } = &mut *s;
-    labels.update(&feed.total);
+    labels.update(&feed.model);
     if let Some(n) = netns.as_mut() {
         if *live {
             n.names.extend(crate::capture::netns::names());
         }
-        n.update(&feed.total);
+        n.update(&feed.model);
     }
     info.kernel_stats = feed.kernel_stats;
     info.utilization_now = feed.utilization_now();
     info.records = feed.records;
-    let body = metrics::render(&feed.total, labels, netns.as_ref(), info);
-    ([(header::CONTENT_TYPE, OPENMETRICS)], body)
+    let snapshot = metrics::snapshot(&feed.model, labels, netns.as_ref(), info);
+    // Encoding needs the model no more: the feeder goes on meanwhile.
+    drop(s);
+    ([(header::CONTENT_TYPE, OPENMETRICS)], snapshot.encode())
 }
 
 async fn health_handler(State(state): State<AppState>) -> impl IntoResponse {
@@ -126,7 +168,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         }
     };
     let state: AppState = Arc::new(Mutex::new(Shared {
-        feed: Feed::new(header.start_mono_ns),
+        feed: Totals::new(header.start_mono_ns),
         labels: CallerLabels::new(args.top_callers),
         netns: args.netns_labels.map(|n| {
             let mut l = NetnsLabels::new(n);

@@ -215,7 +215,7 @@ impl Series {
 
 /// Everything one scrape encodes, computed from the model.
 #[derive(Debug, Clone, Default)]
-struct Snapshot {
+pub struct Snapshot {
     /// (handler, kind) -> figures, "other" callers summed.
     handlers: BTreeMap<(String, &'static str), Series>,
     held_ns: u64,
@@ -497,6 +497,17 @@ pub fn render(
     netns: Option<&NetnsLabels>,
     info: &Info,
 ) -> String {
+    snapshot(model, labels, netns, info).encode()
+}
+
+/// What one scrape shows, taken from the model (small: a few figures per label); encoding it is
+/// the costly part, and needs the model no more.
+pub fn snapshot(
+    model: &Model,
+    labels: &CallerLabels,
+    netns: Option<&NetnsLabels>,
+    info: &Info,
+) -> Snapshot {
     let bounds_ns: Vec<u64> = HOLD_BUCKETS.iter().map(|s| (s * 1e9) as u64).collect();
     let mut handlers: BTreeMap<(String, &'static str), Series> = BTreeMap::new();
     for (h, s) in &model.handlers {
@@ -519,11 +530,19 @@ pub fn render(
         info: info.clone(),
         netns,
     };
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(snapshot));
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &registry).expect("writing to a String");
-    out
+    snapshot
+}
+
+impl Snapshot {
+    /// The OpenMetrics text.
+    pub fn encode(self) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry)
+            .expect("writing to a String");
+        out
+    }
 }
 
 #[cfg(test)]
