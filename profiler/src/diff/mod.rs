@@ -9,7 +9,9 @@
 //!
 //! A change is a regression only when it also clears the noise guard:
 //! * both sides have at least `min_samples` samples of the metric, and for a quantile q at least
-//!   `min_tail` samples above it (n ≥ min_tail / (1 − q): p99 needs 500 samples by default);
+//!   `min_tail` samples above it (n ≥ min_tail / (1 − q): p99 needs 500 samples by default); for
+//!   a total, the new side (a total that grew from a few samples to many is the change itself:
+//!   waits that were rare and are now common);
 //! * quantiles: the confidence intervals of the two quantiles (order-statistic ranks
 //!   q ∓ z·sqrt(q(1−q)/n), z for `confidence`) do not overlap;
 //! * totals: the increase exceeds z·sqrt(n₁σ₁² + n₂σ₂²), the spread of a sum of n samples;
@@ -230,6 +232,14 @@ impl Metric {
 
     fn is_time(&self) -> bool {
         !matches!(self, Metric::Holds | Metric::Requests | Metric::Utilization)
+    }
+
+    /// A sum over samples (its noise is the sums' spread, not the count of either side).
+    fn is_total(&self) -> bool {
+        matches!(
+            self,
+            Metric::HoldTotal | Metric::WaitTotal | Metric::GpTotal | Metric::MadeWaitTotal
+        )
     }
 }
 
@@ -534,7 +544,8 @@ fn check(rule: &Rule, handler: &str, b: Measure, n: Measure, cfg: &Config) -> Ch
     let mut note = None;
     let significant = if !exceeds {
         false
-    } else if b.samples < min_samples(rule.metric, cfg) || n.samples < min_samples(rule.metric, cfg)
+    } else if n.samples < min_samples(rule.metric, cfg)
+        || (b.samples < min_samples(rule.metric, cfg) && !rule.metric.is_total())
     {
         note = Some(format!(
             "too few samples ({} and {}, at least {} needed)",

@@ -142,3 +142,40 @@ fn few_samples_or_tiny_changes_are_noise() {
     assert!(c.exceeds && !c.regression, "{c:?}");
     assert!(c.note.as_deref().unwrap().contains("floor"));
 }
+
+#[test]
+fn a_wait_total_that_grew_from_rare_waits_to_many_is_a_regression() {
+    // The base waited rarely (5 contended waits of 50 µs), the new run often (300 of 2 ms): the
+    // count is the change, so a total needs enough samples on the new side only.
+    let cfg = Config {
+        fail_on: vec!["wait.total>+50%".into()],
+        ..Config::default()
+    };
+    let base = side(
+        "a",
+        &[("AF_INET RTM_NEWADDR", 5, 1_000, 50_000)],
+        1_000_000_000,
+    );
+    let new = side(
+        "b",
+        &[("AF_INET RTM_NEWADDR", 300, 1_000, 2_000_000)],
+        1_000_000_000,
+    );
+    let d = diff(&base, &new, &cfg).unwrap();
+    assert_eq!(d.regressions, 1, "{:#?}", d.checks);
+    // Rare on both sides: too few samples to say.
+    let few = side(
+        "c",
+        &[("AF_INET RTM_NEWADDR", 6, 1_000, 2_000_000)],
+        1_000_000_000,
+    );
+    let d = diff(&base, &few, &cfg).unwrap();
+    assert_eq!(d.regressions, 0, "{:#?}", d.checks);
+    // Quantiles still need both sides.
+    let cfg = Config {
+        fail_on: vec!["wait.p50>+50%".into()],
+        ..Config::default()
+    };
+    let d = diff(&base, &new, &cfg).unwrap();
+    assert_eq!(d.regressions, 0, "{:#?}", d.checks);
+}
