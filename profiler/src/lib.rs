@@ -1,11 +1,12 @@
 //! rtnlprof: an eBPF contention profiler for the Linux kernel's RTNL mutex.
 //!
-//! The flow, one module a stage:
-//! `capture` (the only code that touches the kernel: load, attach, ring buffer) →
-//! `events` (typed records decoded from the ring buffer) →
-//! `model` (pure aggregation: per-handler holds, waits, grace periods) →
-//! `views` (pure renders of the model: text, JSON; `tui` is the live one, for `top`) →
-//! `cmd` (one module per subcommand, the error edge) behind `cli`.
+//! One module a stage, each importing only those before it (`tests/layers.rs` checks the rules):
+//! `run` and `error` (run metadata and errors: the bottom layer) → `events` (typed records) →
+//! `trace` (the recording format) → `capture` (the only code that touches the kernel: load,
+//! attach, ring buffer; the capture session and the live/replay sources) → `model` (pure
+//! aggregation: per-handler holds, waits, blame; the report document) → `diff` (two runs
+//! compared) → `views` (pure renders: text, markdown, JSON, metrics, timelines) → `tui` (`top`'s
+//! live one) → `cli` (the command line's types) → `cmd` (one module per verb, the error edge).
 
 pub mod capture;
 pub mod cli;

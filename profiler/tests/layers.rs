@@ -223,3 +223,28 @@ fn the_modules_import_each_other_without_a_circle() {
         }
     }
 }
+
+/// The order the crate's documentation gives: every import goes to a module before it.
+#[test]
+fn every_import_goes_down_the_documented_order() {
+    const ORDER: &[&str] = &[
+        "run", "error", "events", "trace", "capture", "model", "diff", "views", "tui", "cli",
+        "cmd", "lib", "main",
+    ];
+    let g = graph();
+    let rank = |m: &str| ORDER.iter().position(|o| *o == m);
+    let mut bad = Vec::new();
+    for (from, tos) in &g {
+        let Some(f) = rank(from) else {
+            bad.push(format!("{from} is not in the documented order"));
+            continue;
+        };
+        for (to, files) in tos {
+            match rank(to) {
+                Some(t) if t < f => {}
+                _ => bad.push(format!("{from} imports {to} (not below it) in {files:?}")),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

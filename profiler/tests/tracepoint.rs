@@ -17,6 +17,8 @@ use cli::rtnlprof;
 use serde_json::Value;
 
 const WRITERS: usize = 4;
+/// The captures here are host-wide: tests that count what their workload sent run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const ROUNDS: usize = 100;
 const DUMPERS: usize = 3;
 
@@ -75,6 +77,7 @@ fn auto_falls_back_to_tracepoints_and_attributes_contended_waits() {
     if !gate::root("auto_falls_back_to_tracepoints_and_attributes_contended_waits") {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let check = check();
     let full_runs = check["full"]["ok"].as_bool().unwrap();
     assert!(
@@ -193,6 +196,7 @@ fn check_tells_the_truth_about_each_mode() {
     if !gate::root("check_tells_the_truth_about_each_mode") {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let check = check();
     for (mode, key) in [("full", "full"), ("tracepoint", "tracepoint")] {
         let out = rtnlprof(&["record", "--mode", mode, "-o", "/dev/null", "--", "true"]);
@@ -338,6 +342,7 @@ fn diff_of_tracepoint_recordings_and_of_their_reports() {
     if !gate::root("diff_of_tracepoint_recordings_and_of_their_reports") {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (quiet, busy) = (diff_workload("quiet", false), diff_workload("busy", true));
     let a = tp_record("a", &quiet);
     let b = tp_record("b", &quiet);
