@@ -184,7 +184,6 @@ impl Event {
     }
 }
 
-/// Size of one ring-buffer record.
 /// Byte offsets of the kernel fields the programs read to find a network namespace, set by the
 /// loader from the running kernel's BTF (globals of these names); NO_OFFSET turns the reading off.
 pub mod netns {
@@ -201,6 +200,7 @@ pub mod netns {
     pub const NSPROXY_NET: &str = "OFF_NSPROXY_NET";
 }
 
+/// Size of one ring-buffer record.
 pub const EVENT_SIZE: usize = core::mem::size_of::<Event>();
 
 /// Byte offsets from a task's file descriptor to its socket (tracepoint mode), set by the loader
@@ -248,7 +248,7 @@ pub mod stat {
     pub const COUNT: u32 = 8;
 }
 
-/// Names of maps and globals, as the eBPF object spells them.
+/// Names of maps, globals and programs, as the eBPF object spells them.
 pub mod names {
     pub const EVENTS: &str = "EVENTS";
     pub const STATS: &str = "STATS";
@@ -256,6 +256,87 @@ pub mod names {
     pub const RTNL_MUTEX: &str = "RTNL_MUTEX";
     /// Tracepoint mode: the learned address of rtnl_mutex (an array of one u64).
     pub const TP_LOCK: &str = "TP_LOCK";
+
+    /// Program names. aya names a program after its function, so these are the eBPF crate's
+    /// function names; the loader's test checks that the built object has exactly these.
+    pub mod prog {
+        // Full mode (fentry/fexit, and the lock tracepoints).
+        pub const RTNETLINK_RCV_MSG_ENTRY: &str = "rtnetlink_rcv_msg_entry";
+        pub const RTNETLINK_RCV_MSG_EXIT: &str = "rtnetlink_rcv_msg_exit";
+        pub const NETLINK_DUMP_ENTRY: &str = "netlink_dump_entry";
+        pub const NETLINK_DUMP_EXIT: &str = "netlink_dump_exit";
+        pub const MUTEX_LOCK_ENTRY: &str = "mutex_lock_entry";
+        pub const MUTEX_LOCK_INTERRUPTIBLE_ENTRY: &str = "mutex_lock_interruptible_entry";
+        pub const MUTEX_LOCK_KILLABLE_ENTRY: &str = "mutex_lock_killable_entry";
+        pub const MUTEX_LOCK_NESTED_ENTRY: &str = "mutex_lock_nested_entry";
+        pub const MUTEX_LOCK_INTERRUPTIBLE_NESTED_ENTRY: &str =
+            "mutex_lock_interruptible_nested_entry";
+        pub const MUTEX_LOCK_KILLABLE_NESTED_ENTRY: &str = "mutex_lock_killable_nested_entry";
+        pub const MUTEX_TRYLOCK_EXIT: &str = "mutex_trylock_exit";
+        pub const MUTEX_UNLOCK_ENTRY: &str = "mutex_unlock_entry";
+        pub const CONTENTION_BEGIN: &str = "contention_begin";
+        pub const CONTENTION_END: &str = "contention_end";
+        pub const SYNCHRONIZE_RCU_ENTRY: &str = "synchronize_rcu_entry";
+        pub const SYNCHRONIZE_RCU_EXIT: &str = "synchronize_rcu_exit";
+        pub const SYNCHRONIZE_RCU_EXPEDITED_ENTRY: &str = "synchronize_rcu_expedited_entry";
+        pub const SYNCHRONIZE_RCU_EXPEDITED_EXIT: &str = "synchronize_rcu_expedited_exit";
+        pub const SYNCHRONIZE_NET_ENTRY: &str = "synchronize_net_entry";
+        pub const SYNCHRONIZE_NET_EXIT: &str = "synchronize_net_exit";
+        pub const RCU_BARRIER_ENTRY: &str = "rcu_barrier_entry";
+        pub const RCU_BARRIER_EXIT: &str = "rcu_barrier_exit";
+
+        // Tracepoint mode.
+        pub const TP_CONTENTION_BEGIN: &str = "tp_contention_begin";
+        pub const TP_CONTENTION_END: &str = "tp_contention_end";
+        pub const TP_SENDMSG_ENTER: &str = "tp_sendmsg_enter";
+        pub const TP_SENDMSG_EXIT: &str = "tp_sendmsg_exit";
+        pub const TP_SENDTO_ENTER: &str = "tp_sendto_enter";
+        pub const TP_SENDTO_EXIT: &str = "tp_sendto_exit";
+        pub const TP_RECVMSG_ENTER: &str = "tp_recvmsg_enter";
+        pub const TP_RECVMSG_EXIT: &str = "tp_recvmsg_exit";
+        pub const TP_RECVFROM_ENTER: &str = "tp_recvfrom_enter";
+        pub const TP_RECVFROM_EXIT: &str = "tp_recvfrom_exit";
+
+        /// The full mode's programs.
+        pub const FULL: &[&str] = &[
+            RTNETLINK_RCV_MSG_ENTRY,
+            RTNETLINK_RCV_MSG_EXIT,
+            NETLINK_DUMP_ENTRY,
+            NETLINK_DUMP_EXIT,
+            MUTEX_LOCK_ENTRY,
+            MUTEX_LOCK_INTERRUPTIBLE_ENTRY,
+            MUTEX_LOCK_KILLABLE_ENTRY,
+            MUTEX_LOCK_NESTED_ENTRY,
+            MUTEX_LOCK_INTERRUPTIBLE_NESTED_ENTRY,
+            MUTEX_LOCK_KILLABLE_NESTED_ENTRY,
+            MUTEX_TRYLOCK_EXIT,
+            MUTEX_UNLOCK_ENTRY,
+            CONTENTION_BEGIN,
+            CONTENTION_END,
+            SYNCHRONIZE_RCU_ENTRY,
+            SYNCHRONIZE_RCU_EXIT,
+            SYNCHRONIZE_RCU_EXPEDITED_ENTRY,
+            SYNCHRONIZE_RCU_EXPEDITED_EXIT,
+            SYNCHRONIZE_NET_ENTRY,
+            SYNCHRONIZE_NET_EXIT,
+            RCU_BARRIER_ENTRY,
+            RCU_BARRIER_EXIT,
+        ];
+
+        /// The tracepoint mode's programs.
+        pub const TRACEPOINT: &[&str] = &[
+            TP_CONTENTION_BEGIN,
+            TP_CONTENTION_END,
+            TP_SENDMSG_ENTER,
+            TP_SENDMSG_EXIT,
+            TP_SENDTO_ENTER,
+            TP_SENDTO_EXIT,
+            TP_RECVMSG_ENTER,
+            TP_RECVMSG_EXIT,
+            TP_RECVFROM_ENTER,
+            TP_RECVFROM_EXIT,
+        ];
+    }
 }
 
 /// Netlink constants the programs and the model need.

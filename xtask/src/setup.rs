@@ -11,9 +11,10 @@ use crate::{kernel, util};
 pub struct Options {}
 
 /// Debian packages: QEMU and busybox for the guests, Debian's rustc with the BPF core library
-/// and LLVM 22 for the eBPF build and bpf-linker, iproute2, bpftool and tmux for the guests
-/// (tmux also drives `top` in the host tests); Prometheus (with promtool) scrapes `serve` in the
-/// host tests; bpftrace keeps the guest tests' independent record of RTNL's holds and waits.
+/// and LLVM 22 for the eBPF build and bpf-linker, Debian's clippy of that rustc for the eBPF
+/// crate's lint, iproute2, bpftool and tmux for the guests (tmux also drives `top` in the host
+/// tests); Prometheus (with promtool) scrapes `serve` in the host tests; bpftrace keeps the
+/// guest tests' independent record of RTNL's holds and waits.
 pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "busybox-static",
@@ -29,6 +30,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
     "libstd-rust-web-dev-bpf",
+    "rust-web-clippy",
     "llvm-22-dev",
 ];
 

@@ -117,11 +117,43 @@ fn cargo() -> Command {
     c
 }
 
+/// Clippy on the eBPF crate for `bpfel-unknown-none`, with the toolchain and flags
+/// profiler/build.rs builds it with: Debian's rustc (RTNLPROF_BPF_RUSTC), whose precompiled BPF
+/// `core` needs RUSTC_BOOTSTRAP, Debian's cargo (RTNLPROF_BPF_CARGO) and Debian's clippy of the
+/// same release (RTNLPROF_BPF_CLIPPY, package rust-web-clippy). Its `cargo-clippy` is run
+/// directly: `cargo clippy` would find rustup's in ~/.cargo/bin first, whose compiler has no BPF
+/// `core`.
+fn bpf_clippy() -> Command {
+    let tool = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
+    let mut c = Command::new(tool("RTNLPROF_BPF_CLIPPY", "/usr/bin/cargo-clippy"));
+    c.current_dir(util::root().join("profiler-ebpf"));
+    // The outer cargo's variables describe the host build (as in build.rs).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "RUSTFLAGS" {
+            c.env_remove(&key);
+        }
+    }
+    c.args(["clippy", "--release", "--target", "bpfel-unknown-none"])
+        .arg("--target-dir")
+        .arg(util::root().join("target/bpf-clippy"))
+        .args(["--", "-D", "warnings"])
+        .env("CARGO", tool("RTNLPROF_BPF_CARGO", "/usr/bin/cargo"))
+        .env("RUSTC", tool("RTNLPROF_BPF_RUSTC", "/usr/bin/rustc"))
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            ["-Cdebuginfo=2", "-Clink-arg=--btf"].join("\x1f"),
+        );
+    c
+}
+
 pub fn run(o: &Options) -> Result<i32> {
     let t0 = Instant::now();
     setup::ensure()?;
     let step = |name: &str| eprintln!("== {name} ({:.0} s)", t0.elapsed().as_secs_f64());
 
+    // --all: every workspace member, the eBPF crate too (not a default member).
     step("cargo fmt --check");
     util::exec(cargo().args(["fmt", "--all", "--check"]))?;
     step("cargo clippy --all-targets -- -D warnings");
@@ -136,6 +168,8 @@ pub fn run(o: &Options) -> Result<i32> {
         "-D",
         "warnings",
     ]))?;
+    step("cargo clippy on the eBPF crate (bpfel-unknown-none) -- -D warnings");
+    util::exec(&mut bpf_clippy())?;
 
     let mut total = Tally::default();
     let mut broken: Vec<String> = Vec::new();

@@ -4,6 +4,8 @@
 
 pub mod kallsyms;
 pub mod netns;
+#[cfg(test)]
+mod object_tests;
 pub mod session;
 pub mod source;
 
@@ -145,13 +147,13 @@ const fn prog(program: &'static str, target: &'static str, hook: Hook, need: Nee
 /// Every program in the object, what it hooks, and whether the capture can do without it.
 const PROGRAMS: &[ProgSpec] = &[
     prog(
-        "rtnetlink_rcv_msg_entry",
+        names::prog::RTNETLINK_RCV_MSG_ENTRY,
         "rtnetlink_rcv_msg",
         Hook::FEntry,
         Need::Required,
     ),
     prog(
-        "rtnetlink_rcv_msg_exit",
+        names::prog::RTNETLINK_RCV_MSG_EXIT,
         "rtnetlink_rcv_msg",
         Hook::FExit,
         Need::Required,
@@ -159,121 +161,121 @@ const PROGRAMS: &[ProgSpec] = &[
     // mutex_lock, or mutex_lock_nested on kernels with lock debugging: one of the two is required
     // (checked after attaching).
     prog(
-        "mutex_lock_entry",
+        names::prog::MUTEX_LOCK_ENTRY,
         "mutex_lock",
         Hook::FEntry,
         Need::Variant,
     ),
     prog(
-        "mutex_lock_nested_entry",
+        names::prog::MUTEX_LOCK_NESTED_ENTRY,
         "mutex_lock_nested",
         Hook::FEntry,
         Need::Variant,
     ),
     prog(
-        "mutex_lock_interruptible_nested_entry",
+        names::prog::MUTEX_LOCK_INTERRUPTIBLE_NESTED_ENTRY,
         "mutex_lock_interruptible_nested",
         Hook::FEntry,
         Need::Variant,
     ),
     prog(
-        "mutex_lock_killable_nested_entry",
+        names::prog::MUTEX_LOCK_KILLABLE_NESTED_ENTRY,
         "mutex_lock_killable_nested",
         Hook::FEntry,
         Need::Variant,
     ),
     prog(
-        "mutex_unlock_entry",
+        names::prog::MUTEX_UNLOCK_ENTRY,
         "mutex_unlock",
         Hook::FEntry,
         Need::Required,
     ),
     prog(
-        "mutex_lock_interruptible_entry",
+        names::prog::MUTEX_LOCK_INTERRUPTIBLE_ENTRY,
         "mutex_lock_interruptible",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "mutex_lock_killable_entry",
+        names::prog::MUTEX_LOCK_KILLABLE_ENTRY,
         "mutex_lock_killable",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "mutex_trylock_exit",
+        names::prog::MUTEX_TRYLOCK_EXIT,
         "mutex_trylock",
         Hook::FExit,
         Need::Optional,
     ),
     prog(
-        "netlink_dump_entry",
+        names::prog::NETLINK_DUMP_ENTRY,
         "netlink_dump",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "netlink_dump_exit",
+        names::prog::NETLINK_DUMP_EXIT,
         "netlink_dump",
         Hook::FExit,
         Need::Optional,
     ),
     prog(
-        "synchronize_rcu_entry",
+        names::prog::SYNCHRONIZE_RCU_ENTRY,
         "synchronize_rcu",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "synchronize_rcu_exit",
+        names::prog::SYNCHRONIZE_RCU_EXIT,
         "synchronize_rcu",
         Hook::FExit,
         Need::Optional,
     ),
     prog(
-        "synchronize_rcu_expedited_entry",
+        names::prog::SYNCHRONIZE_RCU_EXPEDITED_ENTRY,
         "synchronize_rcu_expedited",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "synchronize_rcu_expedited_exit",
+        names::prog::SYNCHRONIZE_RCU_EXPEDITED_EXIT,
         "synchronize_rcu_expedited",
         Hook::FExit,
         Need::Optional,
     ),
     prog(
-        "synchronize_net_entry",
+        names::prog::SYNCHRONIZE_NET_ENTRY,
         "synchronize_net",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "synchronize_net_exit",
+        names::prog::SYNCHRONIZE_NET_EXIT,
         "synchronize_net",
         Hook::FExit,
         Need::Optional,
     ),
     prog(
-        "rcu_barrier_entry",
+        names::prog::RCU_BARRIER_ENTRY,
         "rcu_barrier",
         Hook::FEntry,
         Need::Optional,
     ),
     prog(
-        "rcu_barrier_exit",
+        names::prog::RCU_BARRIER_EXIT,
         "rcu_barrier",
         Hook::FExit,
         Need::Optional,
     ),
     prog(
-        "contention_begin",
+        names::prog::CONTENTION_BEGIN,
         "lock:contention_begin",
         Hook::TracePoint("lock", "contention_begin"),
         Need::Required,
     ),
     prog(
-        "contention_end",
+        names::prog::CONTENTION_END,
         "lock:contention_end",
         Hook::TracePoint("lock", "contention_end"),
         Need::Required,
@@ -293,61 +295,61 @@ const fn tp(
 /// syscalls that send and receive on NETLINK_ROUTE sockets.
 const TP_PROGRAMS: &[ProgSpec] = &[
     tp(
-        "tp_contention_begin",
+        names::prog::TP_CONTENTION_BEGIN,
         "lock",
         "contention_begin",
         Need::Required,
     ),
     tp(
-        "tp_contention_end",
+        names::prog::TP_CONTENTION_END,
         "lock",
         "contention_end",
         Need::Required,
     ),
     tp(
-        "tp_sendmsg_enter",
+        names::prog::TP_SENDMSG_ENTER,
         "syscalls",
         "sys_enter_sendmsg",
         Need::Optional,
     ),
     tp(
-        "tp_sendmsg_exit",
+        names::prog::TP_SENDMSG_EXIT,
         "syscalls",
         "sys_exit_sendmsg",
         Need::Optional,
     ),
     tp(
-        "tp_sendto_enter",
+        names::prog::TP_SENDTO_ENTER,
         "syscalls",
         "sys_enter_sendto",
         Need::Optional,
     ),
     tp(
-        "tp_sendto_exit",
+        names::prog::TP_SENDTO_EXIT,
         "syscalls",
         "sys_exit_sendto",
         Need::Optional,
     ),
     tp(
-        "tp_recvmsg_enter",
+        names::prog::TP_RECVMSG_ENTER,
         "syscalls",
         "sys_enter_recvmsg",
         Need::Optional,
     ),
     tp(
-        "tp_recvmsg_exit",
+        names::prog::TP_RECVMSG_EXIT,
         "syscalls",
         "sys_exit_recvmsg",
         Need::Optional,
     ),
     tp(
-        "tp_recvfrom_enter",
+        names::prog::TP_RECVFROM_ENTER,
         "syscalls",
         "sys_enter_recvfrom",
         Need::Optional,
     ),
     tp(
-        "tp_recvfrom_exit",
+        names::prog::TP_RECVFROM_EXIT,
         "syscalls",
         "sys_exit_recvfrom",
         Need::Optional,
@@ -458,7 +460,7 @@ impl Capture {
         )?;
         let spec = PROGRAMS
             .iter()
-            .find(|p| p.program == "mutex_unlock_entry")
+            .find(|p| p.program == names::prog::MUTEX_UNLOCK_ENTRY)
             .expect("in the list");
         attach(&mut ebpf, spec, Some(&btf))
     }
@@ -520,7 +522,7 @@ impl Capture {
                 .map(|(_, c)| c.clone())
                 .unwrap_or_default();
             return Err(CaptureError::Attach {
-                program: "mutex_lock_entry",
+                program: names::prog::MUTEX_LOCK_ENTRY,
                 target: "mutex_lock",
                 cause: format!("neither mutex_lock nor mutex_lock_nested can be hooked: {cause}"),
             });
