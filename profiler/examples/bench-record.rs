@@ -59,7 +59,7 @@ fn main() {
     let mut w = Writer::new(
         std::io::sink(),
         &Header {
-            capture_mode: "fentry".into(),
+            capture_mode: rtnlprof::run::CaptureMode::Full,
             ..Header::default()
         },
     )

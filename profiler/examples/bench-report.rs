@@ -99,7 +99,7 @@ fn main() {
         &Header {
             kernel: "synthetic".into(),
             clock: "CLOCK_MONOTONIC".into(),
-            capture_mode: "synthetic".into(),
+            capture_mode: rtnlprof::run::CaptureMode::Full,
             start_mono_ns: 1_000_000_000,
             ..Header::default()
         },

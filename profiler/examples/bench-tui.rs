@@ -47,7 +47,7 @@ fn main() {
             &m,
             HeaderInfo {
                 kernel: "bench".into(),
-                mode: "fentry".into(),
+                mode: rtnlprof::run::CaptureMode::Full,
                 source: "live".into(),
                 utilization_history: (0..60).map(|i| i * 16).collect(),
                 ..Default::default()

@@ -4,7 +4,7 @@ use std::{ffi::OsString, path::PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use crate::views::report::By;
+use crate::{capture::ModeChoice, views::report::By};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -153,8 +153,8 @@ pub struct CaptureArgs {
     /// full: fentry on the mutex and rtnetlink functions, every hold and wait; tracepoint:
     /// tracepoints only, for kernels that refuse BPF trampolines (contended waits only, no hold
     /// times); auto: full, else tracepoint (said once).
-    #[arg(long, value_enum, default_value_t = crate::capture::ModeChoice::Auto)]
-    pub mode: crate::capture::ModeChoice,
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
     /// Command to run under the profiler; rtnlprof exits with its status.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -166,7 +166,7 @@ impl CaptureArgs {
         crate::capture::session::SessionOptions {
             duration: self.duration,
             ring_bytes: self.ring_bytes,
-            mode: self.mode,
+            mode: self.mode.into(),
             cmd: self.cmd.clone(),
         }
     }
@@ -182,8 +182,53 @@ pub struct OutputArgs {
     #[arg(long, default_value_t = 20)]
     pub top: usize,
     /// Main table: by message type (and kernel caller), by caller only, or by thread.
-    #[arg(long, value_enum, default_value_t = By::Type)]
-    pub by: By,
+    #[arg(long, value_enum, default_value_t = ByArg::Type)]
+    pub by: ByArg,
+}
+
+/// `--mode` (the capture's [`ModeChoice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Full, and the tracepoint mode if the kernel refuses it.
+    Auto,
+    /// fentry/fexit on the mutex and rtnetlink functions: every hold and wait.
+    Full,
+    /// Tracepoints only (kernels without BPF trampolines): contended waits only.
+    Tracepoint,
+}
+
+impl From<ModeArg> for ModeChoice {
+    fn from(m: ModeArg) -> ModeChoice {
+        match m {
+            ModeArg::Auto => ModeChoice::Auto,
+            ModeArg::Full => ModeChoice::Full,
+            ModeArg::Tracepoint => ModeChoice::Tracepoint,
+        }
+    }
+}
+
+/// `--by` (the report's [`By`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByArg {
+    /// Message types and kernel callers.
+    Type,
+    /// Only holders outside rtnetlink, by kernel caller.
+    Caller,
+    /// Threads.
+    Task,
+    /// Network namespaces, and what per-netns RTNL would save per handler.
+    Netns,
+}
+
+impl From<ByArg> for By {
+    fn from(b: ByArg) -> By {
+        match b {
+            ByArg::Type => By::Type,
+            ByArg::Caller => By::Caller,
+            ByArg::Task => By::Task,
+            ByArg::Netns => By::Netns,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The mode a capture runs in, as recordings spell it (`capture_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The mode a capture runs in, as recordings spell it (`capture_mode`: `"fentry"` or
+/// `"tracepoint"`; a recording or report that names another is refused).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum CaptureMode {
     /// fentry/fexit on the mutex and rtnetlink functions: every hold and wait.
+    #[default]
     Full,
     /// Tracepoints only: contended waits, never a hold.
     Tracepoint,
@@ -26,13 +29,12 @@ impl CaptureMode {
         }
     }
 
-    /// The mode a recording or a report names. Anything but the tracepoint mode measured holds
-    /// (`fentry`, and the synthetic recordings of the benchmarks and tests).
-    pub fn of(recorded: &str) -> Self {
-        if recorded == Self::TRACEPOINT {
-            CaptureMode::Tracepoint
-        } else {
-            CaptureMode::Full
+    /// The mode a recording or a report names.
+    pub fn of(recorded: &str) -> Option<Self> {
+        match recorded {
+            Self::FULL => Some(CaptureMode::Full),
+            Self::TRACEPOINT => Some(CaptureMode::Tracepoint),
+            _ => None,
         }
     }
 
@@ -51,6 +53,31 @@ impl CaptureMode {
                  hold times)",
             ),
         }
+    }
+}
+
+impl TryFrom<String> for CaptureMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        CaptureMode::of(&s).ok_or_else(|| {
+            format!(
+                "unknown capture mode {s:?} (this rtnlprof knows {:?} and {:?})",
+                Self::FULL,
+                Self::TRACEPOINT
+            )
+        })
+    }
+}
+
+impl From<CaptureMode> for &'static str {
+    fn from(m: CaptureMode) -> &'static str {
+        m.as_str()
+    }
+}
+
+impl std::fmt::Display for CaptureMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -88,7 +115,7 @@ pub struct RunInfo {
     pub kernel: String,
     pub hostname: String,
     pub boot_id: String,
-    pub capture_mode: String,
+    pub capture_mode: CaptureMode,
     /// Why the full capture did not run (`--mode auto` fell back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_fallback: Option<String>,
@@ -127,7 +154,7 @@ fn inode_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<u32, St
 
 impl RunInfo {
     pub fn mode(&self) -> CaptureMode {
-        CaptureMode::of(&self.capture_mode)
+        self.capture_mode
     }
 
     /// A namespace as the reports name it: its `ip netns` name with the inode, or the inode.
@@ -137,5 +164,26 @@ impl RunInfo {
             (_, Some(n)) => format!("{n} ({inode})"),
             (_, None) => inode.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_modes_are_spelled_as_recordings_spell_them_and_others_are_refused() {
+        for m in [CaptureMode::Full, CaptureMode::Tracepoint] {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.as_str()));
+            assert_eq!(serde_json::from_str::<CaptureMode>(&json).unwrap(), m);
+        }
+        let e = serde_json::from_str::<RunInfo>(r#"{"capture_mode": "light"}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown capture mode \"light\""),
+            "{e}"
+        );
+        let r: RunInfo = serde_json::from_str(r#"{"capture_mode": "tracepoint"}"#).unwrap();
+        assert!(!r.mode().measures_holds());
     }
 }

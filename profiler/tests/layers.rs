@@ -248,3 +248,44 @@ fn every_import_goes_down_the_documented_order() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Files under `src/` (relative path, source without comments).
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    let src = std::env::var_os("LAYERS_SRC").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        std::path::PathBuf::from,
+    );
+    let mut out = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read src") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).expect("read a source");
+                out.push((
+                    p.strip_prefix(&src).expect("under src").to_path_buf(),
+                    strip_comments(&text),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The argument parser is the command line's: capture modes and report options are plain
+/// types below it, and `cli` maps its arguments onto them.
+#[test]
+fn only_the_command_line_knows_the_argument_parser() {
+    let bad: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, _)| !["cli", "main", "cmd"].contains(&module_of(rel).as_str()))
+        .filter(|(_, text)| text.contains("clap::") || text.contains("use clap"))
+        .map(|(rel, _)| rel.display().to_string())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "clap used below the command line in {bad:?}"
+    );
+}

@@ -3,6 +3,7 @@
 //! links are file descriptors, so the kernel also detaches them if the process dies).
 
 pub mod kallsyms;
+mod learn;
 pub mod netns;
 #[cfg(test)]
 mod object_tests;
@@ -16,7 +17,7 @@ use aya::{
     programs::{FEntry, FExit, TracePoint},
     Btf, Ebpf, EbpfLoader,
 };
-use profiler_common::{names, stat, Event, EventKind, EVENT_SIZE};
+use profiler_common::{names, stat, Event, EVENT_SIZE};
 
 pub use kallsyms::Kallsyms;
 
@@ -101,7 +102,7 @@ impl CaptureError {
 }
 
 /// How rtnlprof captures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeChoice {
     /// Full, and the tracepoint mode if the kernel refuses it.
     Auto,
@@ -378,10 +379,10 @@ pub struct Capture {
     /// Why the full mode did not run, when `--mode auto` fell back.
     pub fallback: Option<String>,
     _ebpf: Ebpf,
-    /// Tracepoint mode: where the learned address of rtnl_mutex goes.
-    tp_lock: Option<aya::maps::Array<MapData, u64>>,
-    learned: u64,
-    unrelated: u64,
+    /// Tracepoint mode: which waits are RTNL's.
+    learner: Option<learn::LockLearner>,
+    /// `RTNLPROF_DEBUG_STACKS`: print the stacks the capture symbolizes.
+    debug_stacks: bool,
     ring: RingBuf<MapData>,
     stats: PerCpuArray<MapData, u64>,
     stacks: StackTraceMap<MapData>,
@@ -580,6 +581,7 @@ impl Capture {
                 .set(0, known, 0)
                 .map_err(|e| CaptureError::Object(e.to_string()))?;
         }
+        let learner = learn::LockLearner::new(tp_lock, known, debug_stacks());
         let programs = TP_PROGRAMS.len()
             - skipped
                 .iter()
@@ -592,7 +594,7 @@ impl Capture {
             known,
             skipped,
             programs,
-            Some(tp_lock),
+            Some(learner),
         )
     }
 
@@ -603,7 +605,7 @@ impl Capture {
         rtnl_mutex: u64,
         skipped: Vec<(&'static str, String)>,
         programs: usize,
-        tp_lock: Option<aya::maps::Array<MapData, u64>>,
+        learner: Option<learn::LockLearner>,
     ) -> Result<Capture, CaptureError> {
         let ring = RingBuf::try_from(ebpf.take_map(names::EVENTS).expect("EVENTS map"))
             .map_err(|e| CaptureError::Object(e.to_string()))?;
@@ -615,13 +617,8 @@ impl Capture {
             mode,
             fallback: None,
             _ebpf: ebpf,
-            tp_lock,
-            learned: if mode == CaptureMode::Tracepoint {
-                rtnl_mutex
-            } else {
-                0
-            },
-            unrelated: 0,
+            learner,
+            debug_stacks: debug_stacks(),
             ring,
             stats,
             stacks,
@@ -643,10 +640,8 @@ impl Capture {
             kallsyms,
             callers,
             decode_errors,
-            mode,
-            tp_lock,
-            learned,
-            unrelated,
+            learner,
+            debug_stacks,
             ..
         } = self;
         while let Some(item) = ring.next() {
@@ -656,31 +651,12 @@ impl Capture {
             }
             // SAFETY: Event is #[repr(C)] plain data valid for any bit pattern; the length is checked.
             let ev: Event = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
-            if *mode == CaptureMode::Tracepoint && ev.kind == EventKind::Hold as u8 {
-                if *learned == 0 {
-                    // Not yet known: this wait is on rtnl_mutex if its stack says so.
-                    let frames = stack_frames(stacks, ev.stack_id);
-                    let in_request = ev.origin != profiler_common::Origin::Other as u8;
-                    if !kallsyms.waits_for_rtnl(&frames, in_request) {
-                        if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
-                            let names: Vec<_> =
-                                frames.iter().map(|&ip| kallsyms.function_at(ip)).collect();
-                            eprintln!("not RTNL: {:#x} {names:?}", ev.lock);
-                        }
-                        *unrelated += 1;
-                        continue;
-                    }
-                    *learned = ev.lock;
-                    if let Some(m) = tp_lock.as_mut() {
-                        let _ = m.set(0, ev.lock, 0);
-                    }
-                } else if ev.lock != *learned {
-                    // Emitted before the kernel side saw the learned address.
-                    *unrelated += 1;
+            if let Some(l) = learner.as_mut() {
+                if !l.admit(&ev, stacks, kallsyms) {
                     continue;
                 }
             }
-            let mut resolve = |id: i32| caller_name(stacks, kallsyms, callers, id);
+            let mut resolve = |id: i32| caller_name(stacks, kallsyms, callers, *debug_stacks, id);
             match Record::decode_into(&ev, &mut resolve, out) {
                 Ok(k) => n += k,
                 Err(DecodeError::Size(_) | DecodeError::Kind(_))
@@ -691,6 +667,7 @@ impl Capture {
     }
 
     pub fn kernel_stats(&self) -> KernelStats {
+        let unrelated = self.learner.as_ref().map_or(0, |l| l.unrelated());
         let get =
             |idx: u32| -> u64 { self.stats.get(&idx, 0).map(|v| v.iter().sum()).unwrap_or(0) };
         KernelStats {
@@ -701,14 +678,10 @@ impl Capture {
             requests_entered: get(stat::REQUESTS_ENTERED),
             // Tracepoint mode: the kernel counts every mutex wait it emitted; those that were
             // not on RTNL are not acquisitions of it.
-            acquisitions: get(stat::ACQUISITIONS).saturating_sub(self.unrelated),
+            acquisitions: get(stat::ACQUISITIONS).saturating_sub(unrelated),
             trylock_failed: get(stat::TRYLOCK_FAILED),
-            unrelated_waits: self.unrelated,
-            learned_rtnl_mutex: if self.mode == CaptureMode::Tracepoint {
-                self.learned
-            } else {
-                0
-            },
+            unrelated_waits: unrelated,
+            learned_rtnl_mutex: self.learner.as_ref().map_or(0, |l| l.learned()),
             recursion_misses: self
                 ._ebpf
                 .programs()
@@ -729,6 +702,7 @@ fn caller_name(
     stacks: &StackTraceMap<MapData>,
     kallsyms: &Kallsyms,
     cache: &mut HashMap<i32, String>,
+    debug: bool,
     stack_id: i32,
 ) -> String {
     if stack_id < 0 {
@@ -743,7 +717,7 @@ fn caller_name(
             if ips.is_empty() {
                 return "(stack lost)".into();
             }
-            if std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some() {
+            if debug {
                 for ip in &ips {
                     eprintln!("  {ip:#x} {:?}", kallsyms.function_at(*ip));
                 }
@@ -756,6 +730,10 @@ fn caller_name(
     };
     cache.insert(stack_id, name.clone());
     name
+}
+
+fn debug_stacks() -> bool {
+    std::env::var_os("RTNLPROF_DEBUG_STACKS").is_some()
 }
 
 /// The return addresses of a stack id (none if it is gone or was not taken).

@@ -111,7 +111,7 @@ pub fn header(capture: &Capture, start_mono_ns: u64) -> Header {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
         start_mono_ns,
-        capture_mode: capture.mode.as_str().into(),
+        capture_mode: capture.mode,
         capture_fallback: capture.fallback.clone(),
         rtnl_mutex: capture.rtnl_mutex,
         skipped_hooks: capture

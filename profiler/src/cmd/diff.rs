@@ -64,16 +64,17 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<i32> {
     if base.capture_mode != new.capture_mode && args.force {
         eprintln!(
             "rtnlprof: warning: comparing a {:?} capture with a {:?} one (--force): only requests, contended waits and wait times compare",
-            base.capture_mode, new.capture_mode
+            base.capture_mode.as_str(),
+            new.capture_mode.as_str()
         );
     } else if base.capture_mode != new.capture_mode {
         return Err(bad(
             &args.new,
             format!(
                 "captured in mode {:?}, {} in {:?}: the figures do not compare (--force compares them anyway)",
-                new.capture_mode,
+                new.capture_mode.as_str(),
                 args.base.display(),
-                base.capture_mode
+                base.capture_mode.as_str()
             ),
         )
         .into());

@@ -121,7 +121,7 @@ pub fn load_window(
 pub fn render(model: &Model, run: &RunInfo, out: &OutputArgs) -> String {
     let opts = report::Options {
         top: out.top,
-        by: out.by,
+        by: out.by.into(),
     };
     match out.format {
         Format::Text => report::text(model, run, &opts),

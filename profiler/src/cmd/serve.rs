@@ -178,7 +178,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         info: Info {
             version: env!("CARGO_PKG_VERSION").into(),
             kernel: header.kernel.clone(),
-            capture_mode: header.capture_mode.clone(),
+            capture_mode: header.capture_mode,
             source: label.into(),
             ..Default::default()
         },

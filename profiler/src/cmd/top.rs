@@ -68,7 +68,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<i32> {
     };
     let info = HeaderInfo {
         kernel: header.kernel.clone(),
-        mode: header.capture_mode.clone(),
+        mode: header.capture_mode,
         source: label,
         ..Default::default()
     };

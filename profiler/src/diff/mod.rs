@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::CaptureMode;
+
 use crate::model::{
     doc::{self, ReportDoc},
     hist::Hist,
@@ -34,7 +36,7 @@ use crate::model::{
 pub struct Side {
     pub name: String,
     pub kernel: String,
-    pub capture_mode: String,
+    pub capture_mode: CaptureMode,
     pub wall_ns: u64,
     pub lost_events: u64,
     pub warnings: Vec<String>,
@@ -60,7 +62,7 @@ impl Side {
         Side {
             name: name.to_owned(),
             kernel: run.kernel.clone(),
-            capture_mode: run.capture_mode.clone(),
+            capture_mode: run.capture_mode,
             wall_ns: run.wall_ns,
             lost_events: run.kernel_stats.lost_events,
             warnings: run.warnings.clone(),
@@ -147,7 +149,7 @@ impl Side {
         Ok(Side {
             name: name.to_owned(),
             kernel: d.run.kernel.clone(),
-            capture_mode: d.run.capture_mode.clone(),
+            capture_mode: d.run.capture_mode,
             wall_ns: d.run.wall_ns,
             lost_events: d.run.kernel_stats.lost_events,
             warnings: d.run.warnings.clone(),

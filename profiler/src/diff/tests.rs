@@ -5,7 +5,7 @@ fn side(name: &str, handlers: &[(&str, u64, u64, u64)], wall_ns: u64) -> Side {
     let mut s = Side {
         name: name.into(),
         kernel: "6.12".into(),
-        capture_mode: "fentry".into(),
+        capture_mode: crate::run::CaptureMode::Full,
         wall_ns,
         ..Side::default()
     };

@@ -20,7 +20,7 @@ pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::{KernelStats, RunInfo, SkippedHook};
+use crate::run::{CaptureMode, KernelStats, RunInfo, SkippedHook};
 
 pub const MAGIC: &[u8; 8] = b"RTNLPROF";
 pub const VERSION: u16 = 2;
@@ -43,7 +43,7 @@ pub struct Header {
     pub start_unix_ns: u64,
     pub start_mono_ns: u64,
     /// "fentry" (the full capture) or "tracepoint" (contended waits only).
-    pub capture_mode: String,
+    pub capture_mode: CaptureMode,
     /// Why the full capture did not run, when `--mode auto` fell back to the tracepoint mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_fallback: Option<String>,
@@ -66,7 +66,7 @@ impl Header {
             kernel: self.kernel.clone(),
             hostname: self.hostname.clone(),
             boot_id: self.boot_id.clone(),
-            capture_mode: self.capture_mode.clone(),
+            capture_mode: self.capture_mode,
             capture_fallback: self.capture_fallback.clone(),
             start_unix_ns: self.start_unix_ns,
             wall_ns: end_mono_ns.saturating_sub(self.start_mono_ns),

@@ -226,7 +226,7 @@ pub fn write_records(path: &std::path::Path, records: &[Record]) -> std::io::Res
         kernel: "synthetic".into(),
         clock: "CLOCK_MONOTONIC".into(),
         start_mono_ns: start.saturating_sub(1_000),
-        capture_mode: "fentry".into(),
+        capture_mode: crate::run::CaptureMode::Full,
         ..Default::default()
     };
     let out = std::io::BufWriter::new(std::fs::File::create(path)?);

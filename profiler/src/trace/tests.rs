@@ -11,7 +11,7 @@ fn header() -> Header {
         kernel: "6.12.0-test".into(),
         clock: "CLOCK_MONOTONIC".into(),
         start_mono_ns: 999_000_000,
-        capture_mode: "fentry".into(),
+        capture_mode: crate::run::CaptureMode::Full,
         ..Header::default()
     }
 }

@@ -78,9 +78,9 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
         first.push(Span::raw(" "));
         first.push(Span::raw(format!(" {end} ")).black().on_cyan());
     }
-    for part in [&h.kernel, &h.mode, &h.source] {
+    for part in [h.kernel.as_str(), h.mode.as_str(), h.source.as_str()] {
         first.push(sep());
-        first.push(Span::raw(part.clone()));
+        first.push(Span::raw(part.to_owned()));
     }
     first.push(sep());
     first.push(Span::raw(duration(h.elapsed_ns)));
@@ -90,7 +90,7 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
 
     // Line 2: rates, lost events, utilization now and over the last minute.
     let lost = Span::raw(format!("lost {}", h.lost));
-    let tp = crate::views::report::tracepoint_mode(&h.mode);
+    let tp = !h.mode.measures_holds();
     let util = Span::raw(if tp {
         "RTNL held n/a (contended waits only)".to_owned()
     } else {
@@ -237,7 +237,7 @@ fn focused_block(title: Line<'static>, focused: bool) -> Block<'static> {
 
 fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let s = &app.snapshot;
-    let tp = crate::views::report::tracepoint_mode(&s.header.mode);
+    let tp = !s.header.mode.measures_holds();
     let arrow = if app.ascending { "▲" } else { "▼" };
     let title = Line::from(vec![
         Span::raw(" RTNL holders ").bold(),
@@ -452,7 +452,7 @@ fn draw_candidates(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw("(score 0–175: share of hold time and of others' wait; read-only and grace periods weigh more) "),
     ]);
     let block = focused_block(title, app.focus == Focus::Lower);
-    if crate::views::report::tracepoint_mode(&app.snapshot.header.mode) {
+    if !app.snapshot.header.mode.measures_holds() {
         frame.render_widget(
             Paragraph::new(
                 "not measured in tracepoint mode: the candidates need hold times (this kernel \

@@ -36,7 +36,7 @@ fn feed(fixture: &str) -> (Feed, HeaderInfo) {
     feed.kernel_stats = footer.kernel_stats;
     let info = HeaderInfo {
         kernel: reader.header.kernel.clone(),
-        mode: reader.header.capture_mode.clone(),
+        mode: reader.header.capture_mode,
         source: format!("replay {fixture} max"),
         elapsed_ns: feed.now_ns - reader.header.start_mono_ns,
         events_per_second: 1234.0,
@@ -147,7 +147,7 @@ fn lost_events_are_highlighted_and_an_empty_screen_says_so() {
         &crate::model::Model::new(),
         HeaderInfo {
             kernel: "6.12.0-test".into(),
-            mode: "fentry".into(),
+            mode: crate::run::CaptureMode::Full,
             source: "live".into(),
             lost: 17,
             ..Default::default()

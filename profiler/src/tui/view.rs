@@ -7,6 +7,7 @@ use crate::model::{
     candidates::{self, Candidate},
     Handler, Model,
 };
+use crate::run::CaptureMode;
 
 /// One row of the main table: a message type, or a kernel caller outside rtnetlink.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,7 +266,7 @@ pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HeaderInfo {
     pub kernel: String,
-    pub mode: String,
+    pub mode: CaptureMode,
     /// "live", or "replay FILE ×SPEED".
     pub source: String,
     /// Time covered so far (capture time, or the replay's position in the recording).

@@ -30,6 +30,7 @@ use prometheus_client::{
 
 use crate::{
     model::{Handler, HandlerStats, Model},
+    run::CaptureMode,
     run::KernelStats,
 };
 
@@ -127,7 +128,7 @@ impl NetnsLabels {
 pub struct Info {
     pub version: String,
     pub kernel: String,
-    pub capture_mode: String,
+    pub capture_mode: CaptureMode,
     /// "live" or "replay".
     pub source: String,
     pub kernel_stats: KernelStats,
@@ -246,8 +247,7 @@ pub const TP_UNMEASURED_FAMILIES: &[&str] = &[
 
 impl Snapshot {
     fn measured(&self, family: &str) -> bool {
-        !crate::views::report::tracepoint_mode(&self.info.capture_mode)
-            || !TP_UNMEASURED_FAMILIES.contains(&family)
+        self.info.capture_mode.measures_holds() || !TP_UNMEASURED_FAMILIES.contains(&family)
     }
 }
 
@@ -476,7 +476,7 @@ impl Collector for Snapshot {
         let build: Labels = vec![
             ("version".into(), i.version.clone()),
             ("kernel".into(), i.kernel.clone()),
-            ("capture_mode".into(), i.capture_mode.clone()),
+            ("capture_mode".into(), i.capture_mode.as_str().into()),
             ("source".into(), i.source.clone()),
         ];
         enc.encode_descriptor(

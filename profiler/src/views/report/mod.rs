@@ -62,12 +62,7 @@ pub(super) const TP_UNMEASURED_COLUMNS: &[&str] = &[
     "SHARE",
 ];
 
-/// Whether a run was captured in the tracepoint mode (contended waits only).
-pub fn tracepoint_mode(mode: &str) -> bool {
-    !crate::run::CaptureMode::of(mode).measures_holds()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum By {
     /// Message types and kernel callers.
     Type,

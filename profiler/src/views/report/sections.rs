@@ -1,6 +1,6 @@
 //! The parts of the text and markdown reports: tables, histograms, the summary, notes.
 
-use super::{table::mark_unmeasured, tracepoint_mode, By, Options, RunInfo, Table, TP_UNMEASURED};
+use super::{table::mark_unmeasured, By, Options, RunInfo, Table, TP_UNMEASURED};
 use crate::model::{
     candidates::{self, human_ns, Candidate},
     doc::{blame_ranked, netns_rows, tasks_ranked},
@@ -230,7 +230,7 @@ pub(super) fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections
     } else {
         format!(" ({})", run.hostname)
     };
-    let tp = tracepoint_mode(&run.capture_mode);
+    let tp = !run.mode().measures_holds();
     let mut summary = if tp {
         let mut v = vec![
             format!(
