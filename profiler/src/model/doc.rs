@@ -163,8 +163,6 @@ pub struct NetnsRow {
     pub name: Option<String>,
     pub requests: u64,
     pub wait_ns: u64,
-    /// Wait spent behind holders acting in another (known) namespace.
-    pub cross_wait_ns: u64,
     #[serde(flatten)]
     pub held: Option<NsHeld>,
 }
@@ -173,6 +171,8 @@ pub struct NetnsRow {
 pub struct NsHeld {
     pub holds: u64,
     pub hold_ns: u64,
+    /// Wait spent behind holders acting in another (known) namespace (needs the holds).
+    pub cross_wait_ns: u64,
 }
 
 /// A handler's row; `held` says whether the capture measured holds.
@@ -261,10 +261,10 @@ pub fn netns_rows(model: &Model, run: &RunInfo) -> Vec<NetnsRow> {
             name: run.netns_names.get(inode).cloned(),
             requests: n.requests,
             wait_ns: n.wait_ns,
-            cross_wait_ns: n.cross_wait_ns,
             held: held.then_some(NsHeld {
                 holds: n.holds,
                 hold_ns: n.hold_ns,
+                cross_wait_ns: n.cross_wait_ns,
             }),
         })
         .collect();

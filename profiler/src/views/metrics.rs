@@ -170,13 +170,19 @@ impl HistNums {
 /// One label set's figures.
 #[derive(Debug, Clone, Default)]
 struct Series {
-    hold: HistNums,
     wait: HistNums,
-    holds: u64,
     contended_waits: u64,
+    requests: u64,
+    /// What needs holds: absent when the capture measured none (those families are left out).
+    held: Option<HeldSeries>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct HeldSeries {
+    hold: HistNums,
+    holds: u64,
     gp_ns: u64,
     gp_count: u64,
-    requests: u64,
     requests_locked: u64,
     trylock_failed: u64,
     blamed_ns: u64,
@@ -184,34 +190,62 @@ struct Series {
 }
 
 impl Series {
-    fn of(s: &HandlerStats, bounds_ns: &[u64]) -> Self {
+    /// A series with nothing in it, of a capture that did (or did not) measure holds.
+    fn empty(measured: bool) -> Self {
         Series {
-            hold: HistNums::of(&s.hold, bounds_ns),
+            held: measured.then(HeldSeries::default),
+            ..Default::default()
+        }
+    }
+    fn of(s: &HandlerStats, measured: bool, bounds_ns: &[u64]) -> Self {
+        Series {
             wait: HistNums::of(&s.wait, bounds_ns),
-            holds: s.holds,
             contended_waits: s.contended_waits,
-            gp_ns: s.gp_ns,
-            gp_count: s.gp_count,
             requests: s.requests,
-            requests_locked: s.requests_locked,
-            trylock_failed: s.trylock_failed,
-            blamed_ns: s.blamed_ns,
-            behind_ns: s.behind_ns,
+            held: measured.then(|| HeldSeries {
+                hold: HistNums::of(&s.hold, bounds_ns),
+                holds: s.holds,
+                gp_ns: s.gp_ns,
+                gp_count: s.gp_count,
+                requests_locked: s.requests_locked,
+                trylock_failed: s.trylock_failed,
+                blamed_ns: s.blamed_ns,
+                behind_ns: s.behind_ns,
+            }),
         }
     }
     fn add(&mut self, o: &Series) {
-        self.hold.add(&o.hold);
         self.wait.add(&o.wait);
-        self.holds += o.holds;
         self.contended_waits += o.contended_waits;
-        self.gp_ns += o.gp_ns;
-        self.gp_count += o.gp_count;
         self.requests += o.requests;
-        self.requests_locked += o.requests_locked;
-        self.trylock_failed += o.trylock_failed;
-        self.blamed_ns += o.blamed_ns;
-        self.behind_ns += o.behind_ns;
+        if let (Some(a), Some(b)) = (self.held.as_mut(), o.held.as_ref()) {
+            a.hold.add(&b.hold);
+            a.holds += b.holds;
+            a.gp_ns += b.gp_ns;
+            a.gp_count += b.gp_count;
+            a.requests_locked += b.requests_locked;
+            a.trylock_failed += b.trylock_failed;
+            a.blamed_ns += b.blamed_ns;
+            a.behind_ns += b.behind_ns;
+        }
     }
+}
+
+/// One namespace label's figures.
+#[derive(Debug, Clone, Default)]
+struct NsSeries {
+    requests: u64,
+    wait_ns: u64,
+    /// (holds, hold_ns, cross_wait_ns): absent when the capture measured no holds.
+    held: Option<(u64, u64, u64)>,
+}
+
+/// Figures of the whole run that need holds.
+#[derive(Debug, Clone, Default)]
+struct HeldTotals {
+    held_ns: u64,
+    blame_late: u64,
+    utilization_now: f64,
 }
 
 /// Everything one scrape encodes, computed from the model.
@@ -219,35 +253,16 @@ impl Series {
 pub struct Snapshot {
     /// (handler, kind) -> figures, "other" callers summed.
     handlers: BTreeMap<(String, &'static str), Series>,
-    held_ns: u64,
-    blame_late: u64,
+    /// Absent when the capture measured no holds.
+    held: Option<HeldTotals>,
     info: Info,
     /// Per namespace label (with --netns-labels).
-    netns: Option<BTreeMap<String, crate::model::NsShare>>,
+    netns: Option<BTreeMap<String, NsSeries>>,
 }
 
-/// Families the tracepoint mode cannot fill (it sees contended waits, never a hold): left out
-/// rather than exported as zeros; `rtnlprof_build{capture_mode="tracepoint"}` says why.
-pub const TP_UNMEASURED_FAMILIES: &[&str] = &[
-    "rtnl_hold",
-    "rtnl_acquisitions",
-    "rtnl_grace_period",
-    "rtnl_grace_periods",
-    "rtnl_requests_locked",
-    "rtnl_held",
-    "rtnl_trylock_failures",
-    "rtnl_utilization_ratio",
-    "rtnl_netns_acquisitions",
-    "rtnl_netns_hold",
-    "rtnl_netns_cross_wait",
-    "rtnl_made_others_wait",
-    "rtnl_waited_behind",
-    "rtnl_blame_late_records",
-];
-
 impl Snapshot {
-    fn measured(&self, family: &str) -> bool {
-        self.info.capture_mode.measures_holds() || !TP_UNMEASURED_FAMILIES.contains(&family)
+    fn measured(&self) -> bool {
+        self.held.is_some()
     }
 }
 
@@ -256,25 +271,28 @@ impl Collector for Snapshot {
         let labels = |(h, k): &(String, &'static str)| -> Labels {
             vec![("handler".into(), h.clone()), ("kind".into(), (*k).into())]
         };
-        for (name, help, wait) in [
+        let empty = Series::empty(self.measured());
+        type GetHist = fn(&Series) -> Option<&HistNums>;
+        let hists: [(&str, &str, GetHist); 2] = [
             (
                 "rtnl_hold",
                 "How long rtnl_mutex was held, per handler (message type or kernel caller).",
-                false,
+                |s| s.held.as_ref().map(|h| &h.hold),
             ),
             (
                 "rtnl_wait",
                 "How long acquisitions of rtnl_mutex waited (lock call to acquisition), per handler.",
-                true,
+                |s| Some(&s.wait),
             ),
-        ] {
-            if !self.measured(name) {
+        ];
+        for (name, help, get) in hists {
+            if get(&empty).is_none() {
                 continue;
             }
             let mut m =
                 enc.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
             for (key, s) in &self.handlers {
-                let h = if wait { &s.wait } else { &s.hold };
+                let Some(h) = get(s) else { continue };
                 // The encoder sums the buckets itself: hand it each bucket's own count.
                 let mut cum = h.le.clone();
                 cum.push(h.count);
@@ -296,67 +314,67 @@ impl Collector for Snapshot {
                 )?;
             }
         }
-        type Get = fn(&Series) -> f64;
+        type Get = fn(&Series) -> Option<f64>;
         let per_handler: [(&str, &str, Option<Unit>, Get, bool); 8] = [
             (
                 "rtnl_acquisitions",
                 "Acquisitions (holds) of rtnl_mutex, per handler.",
                 None,
-                |s| s.holds as f64,
+                |s| s.held.as_ref().map(|h| h.holds as f64),
                 false,
             ),
             (
                 "rtnl_contended_waits",
                 "Acquisitions during which lock:contention_begin fired, per handler.",
                 None,
-                |s| s.contended_waits as f64,
+                |s| Some(s.contended_waits as f64),
                 false,
             ),
             (
                 "rtnl_grace_period",
                 "Time spent in RCU grace-period waits while holding rtnl_mutex, per handler.",
                 Some(Unit::Seconds),
-                |s| s.gp_ns as f64 / 1e9,
+                |s| s.held.as_ref().map(|h| h.gp_ns as f64 / 1e9),
                 false,
             ),
             (
                 "rtnl_grace_periods",
                 "RCU grace-period waits while holding rtnl_mutex, per handler.",
                 None,
-                |s| s.gp_count as f64,
+                |s| s.held.as_ref().map(|h| h.gp_count as f64),
                 false,
             ),
             (
                 "rtnl_made_others_wait",
                 "Wait other acquisitions spent behind this handler's holds of rtnl_mutex.",
                 Some(Unit::Seconds),
-                |s| s.blamed_ns as f64 / 1e9,
+                |s| s.held.as_ref().map(|h| h.blamed_ns as f64 / 1e9),
                 false,
             ),
             (
                 "rtnl_waited_behind",
                 "The part of this handler's wait spent while others held rtnl_mutex (the rest is hand-off).",
                 Some(Unit::Seconds),
-                |s| s.behind_ns as f64 / 1e9,
+                |s| s.held.as_ref().map(|h| h.behind_ns as f64 / 1e9),
                 false,
             ),
             (
                 "rtnl_requests",
                 "rtnetlink requests (rtnetlink_rcv_msg calls), per message type.",
                 None,
-                |s| s.requests as f64,
+                |s| Some(s.requests as f64),
                 true,
             ),
             (
                 "rtnl_requests_locked",
                 "rtnetlink requests during which rtnl_mutex was taken, per message type.",
                 None,
-                |s| s.requests_locked as f64,
+                |s| s.held.as_ref().map(|h| h.requests_locked as f64),
                 true,
             ),
         ];
         for (name, help, unit, get, msg_only) in per_handler {
-            if !self.measured(name) {
+            if get(&empty).is_none() {
                 continue;
             }
             let mut m = enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
@@ -364,8 +382,8 @@ impl Collector for Snapshot {
                 if msg_only && key.1 != "rtnetlink" {
                     continue;
                 }
+                let Some(v) = get(s) else { continue };
                 let l = labels(key);
-                let v = get(s);
                 if v.fract() == 0.0 {
                     ConstCounter::new(v as u64).encode(m.encode_family(&l)?)?;
                 } else {
@@ -373,45 +391,49 @@ impl Collector for Snapshot {
                 }
             }
         }
-        let trylock: u64 = self.handlers.values().map(|s| s.trylock_failed).sum();
+        let held = self.held.as_ref();
+        let trylock: u64 = self
+            .handlers
+            .values()
+            .filter_map(|s| s.held.as_ref())
+            .map(|h| h.trylock_failed)
+            .sum();
         let i = &self.info;
         let k = &i.kernel_stats;
-        let counters: [(&str, &str, Option<Unit>, f64); 5] = [
+        let counters: [(&str, &str, Option<Unit>, Option<f64>); 5] = [
             (
                 "rtnl_held",
                 "Time rtnl_mutex was held; rate() of it is RTNL utilization.",
                 Some(Unit::Seconds),
-                self.held_ns as f64 / 1e9,
+                held.map(|h| h.held_ns as f64 / 1e9),
             ),
             (
                 "rtnl_trylock_failures",
                 "Failed mutex_trylock(&rtnl_mutex) calls.",
                 None,
-                trylock as f64,
+                held.map(|_| trylock as f64),
             ),
             (
                 "rtnl_lost_events",
                 "Events the ring buffer could not take (figures are low by them).",
                 None,
-                k.lost_events as f64,
+                Some(k.lost_events as f64),
             ),
             (
                 "rtnl_blame_late_records",
                 "Records that reached further back than who-waited-behind-whom keeps (their blame may be short).",
                 None,
-                self.blame_late as f64,
+                held.map(|h| h.blame_late as f64),
             ),
             (
                 "rtnlprof_records",
                 "Records rtnlprof has taken in.",
                 None,
-                i.records as f64,
+                Some(i.records as f64),
             ),
         ];
         for (name, help, unit, v) in counters {
-            if !self.measured(name) {
-                continue;
-            }
+            let Some(v) = v else { continue };
             let m = enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
             if v.fract() == 0.0 {
                 ConstCounter::new(v as u64).encode(m)?;
@@ -420,53 +442,59 @@ impl Collector for Snapshot {
             }
         }
         if let Some(netns) = &self.netns {
-            type GetNs = fn(&crate::model::NsShare) -> f64;
+            type GetNs = fn(&NsSeries) -> Option<f64>;
             let families: [(&str, &str, Option<Unit>, GetNs); 5] = [
                 (
                     "rtnl_netns_requests",
                     "rtnetlink requests per network namespace (of the request's socket).",
                     None,
-                    |n| n.requests as f64,
+                    |n| Some(n.requests as f64),
                 ),
                 (
                     "rtnl_netns_acquisitions",
                     "Acquisitions of rtnl_mutex per network namespace acted in.",
                     None,
-                    |n| n.holds as f64,
+                    |n| n.held.map(|h| h.0 as f64),
                 ),
                 (
                     "rtnl_netns_hold",
                     "Time rtnl_mutex was held, per network namespace acted in.",
                     Some(Unit::Seconds),
-                    |n| n.hold_ns as f64 / 1e9,
+                    |n| n.held.map(|h| h.1 as f64 / 1e9),
                 ),
                 (
                     "rtnl_netns_wait",
                     "Time acquisitions waited for rtnl_mutex, per network namespace.",
                     Some(Unit::Seconds),
-                    |n| n.wait_ns as f64 / 1e9,
+                    |n| Some(n.wait_ns as f64 / 1e9),
                 ),
                 (
                     "rtnl_netns_cross_wait",
                     "Wait behind holders in other network namespaces: what per-netns RTNL would save.",
                     Some(Unit::Seconds),
-                    |n| n.cross_wait_ns as f64 / 1e9,
+                    |n| n.held.map(|h| h.2 as f64 / 1e9),
                 ),
             ];
+            let empty = NsSeries {
+                held: self.measured().then_some((0, 0, 0)),
+                ..Default::default()
+            };
             for (name, help, unit, get) in families {
-                if !self.measured(name) {
+                if get(&empty).is_none() {
                     continue;
                 }
                 let mut m =
                     enc.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
                 for (label, n) in netns {
                     let l: Labels = vec![("netns".into(), label.clone())];
-                    ConstCounter::new(get(n)).encode(m.encode_family(&l)?)?;
+                    if let Some(v) = get(n) {
+                        ConstCounter::new(v).encode(m.encode_family(&l)?)?;
+                    }
                 }
             }
         }
-        if self.measured("rtnl_utilization_ratio") {
-            ConstGauge::new(i.utilization_now).encode(enc.encode_descriptor(
+        if let Some(h) = held {
+            ConstGauge::new(h.utilization_now).encode(enc.encode_descriptor(
                 "rtnl_utilization_ratio",
                 "Fraction of the last complete second rtnl_mutex was held.",
                 None,
@@ -508,29 +536,41 @@ pub fn snapshot(
     netns: Option<&NetnsLabels>,
     info: &Info,
 ) -> Snapshot {
+    let measured = info.capture_mode.measures_holds();
     let bounds_ns: Vec<u64> = HOLD_BUCKETS.iter().map(|s| (s * 1e9) as u64).collect();
     let mut handlers: BTreeMap<(String, &'static str), Series> = BTreeMap::new();
     for (h, s) in &model.handlers {
         handlers
             .entry(labels.label(h))
-            .or_default()
-            .add(&Series::of(s, &bounds_ns));
+            .or_insert_with(|| Series::empty(measured))
+            .add(&Series::of(s, measured, &bounds_ns));
     }
     let netns = netns.map(|nl| {
         let mut out: BTreeMap<String, crate::model::NsShare> = BTreeMap::new();
         for (n, share) in &model.netns {
             out.entry(nl.label(*n)).or_default().add(share);
         }
-        out
+        out.into_iter()
+            .map(|(label, n)| {
+                let s = NsSeries {
+                    requests: n.requests,
+                    wait_ns: n.wait_ns,
+                    held: measured.then_some((n.holds, n.hold_ns, n.cross_wait_ns)),
+                };
+                (label, s)
+            })
+            .collect()
     });
-    let snapshot = Snapshot {
+    Snapshot {
         handlers,
-        held_ns: model.held_per_second.iter().sum(),
-        blame_late: model.blame_late().records,
+        held: measured.then(|| HeldTotals {
+            held_ns: model.held_per_second.iter().sum(),
+            blame_late: model.blame_late().records,
+            utilization_now: info.utilization_now,
+        }),
         info: info.clone(),
         netns,
-    };
-    snapshot
+    }
 }
 
 impl Snapshot {
@@ -603,6 +643,72 @@ mod tests {
             value(&text, "rtnl_trylock_failures_total"),
             Some(trylock as f64)
         );
+    }
+
+    /// The families a capture without holds exports are exactly those it measured; a full
+    /// capture exports those and every family that needs holds.
+    #[test]
+    fn families_follow_from_whether_the_mode_measured_holds() {
+        let mut m = Model::new();
+        Realistic::new().take(5_000).for_each(|r| m.add(&r));
+        for ns in 1..=3u32 {
+            let t = u64::from(ns) * 1_000_000_000;
+            let mut r = caller_hold("c", 1, t, t + 10, t + 1_000);
+            if let crate::events::Record::Hold(h) = &mut r {
+                h.netns = ns;
+            }
+            m.add(&r);
+        }
+        let labels = CallerLabels::new(10);
+        let mut nl = NetnsLabels::new(5);
+        nl.update(&m);
+        let families = |mode| -> BTreeSet<String> {
+            let info = Info {
+                capture_mode: mode,
+                ..Default::default()
+            };
+            render(&m, &labels, Some(&nl), &info)
+                .lines()
+                .filter_map(|l| l.strip_prefix("# TYPE "))
+                .map(|l| l.split(' ').next().unwrap().to_owned())
+                .collect()
+        };
+        let without: BTreeSet<String> = [
+            "rtnl_wait_seconds",
+            "rtnl_contended_waits",
+            "rtnl_requests",
+            "rtnl_lost_events",
+            "rtnlprof_records",
+            "rtnl_netns_requests",
+            "rtnl_netns_wait_seconds",
+            "rtnlprof_build",
+        ]
+        .map(String::from)
+        .into();
+        let tp = families(CaptureMode::Tracepoint);
+        assert_eq!(tp, without);
+        let full = families(CaptureMode::Full);
+        let held: BTreeSet<String> = full.difference(&without).cloned().collect();
+        let want: BTreeSet<String> = [
+            "rtnl_hold_seconds",
+            "rtnl_acquisitions",
+            "rtnl_grace_period_seconds",
+            "rtnl_grace_periods",
+            "rtnl_made_others_wait_seconds",
+            "rtnl_waited_behind_seconds",
+            "rtnl_requests_locked",
+            "rtnl_held_seconds",
+            "rtnl_trylock_failures",
+            "rtnl_blame_late_records",
+            "rtnl_netns_acquisitions",
+            "rtnl_netns_hold_seconds",
+            "rtnl_netns_cross_wait_seconds",
+            "rtnl_utilization_ratio",
+        ]
+        .map(String::from)
+        .into();
+        assert!(full.is_superset(&without), "{full:?}");
+        assert_eq!(held, want);
     }
 
     #[test]

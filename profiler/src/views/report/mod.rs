@@ -26,10 +26,12 @@
 //!   missing from `blame`;
 //! * `utilization`: fraction of each second RTNL was held, from the start of the run;
 //! * `candidates` [by score]: {handler, score, unlocked, reasons};
+//! * `netns` [by hold time, when the recording knows namespaces]: {inode, name, requests,
+//!   wait_ns, holds, hold_ns, cross_wait_ns} (the wait behind holders in other namespaces);
 //! * `unavailable` [string]: what the capture mode could not measure. A recording of the
 //!   tracepoint mode (`capture_mode` "tracepoint") sees contended waits only: its rows have no
-//!   hold fields (`model::doc::HELD_FIELDS`), and `blame`, `utilization` and `candidates` are
-//!   absent; `holds`-free rows count waits in `contended_waits` and `wait`.
+//!   hold fields (`model::doc::HELD_FIELDS`; in `netns` rows neither `holds`, `hold_ns` nor
+//!   `cross_wait_ns`), and `blame`, `utilization` and `candidates` are absent; `holds`-free rows count waits in `contended_waits` and `wait`.
 
 mod layout;
 mod sections;
@@ -48,20 +50,6 @@ pub const TP_UNMEASURED: &str = match crate::run::CaptureMode::Tracepoint.unmeas
     Some(w) => w,
     None => "",
 };
-/// Table columns that show "n/a" in the tracepoint mode.
-pub(super) const TP_UNMEASURED_COLUMNS: &[&str] = &[
-    "LOCKED",
-    "HOLDS",
-    "HELD",
-    "HOLD p50",
-    "HOLD p99",
-    "HOLD max",
-    "IN GP",
-    "MADE WAIT",
-    "BEHIND OTHER NS",
-    "SHARE",
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum By {
     /// Message types and kernel callers.

@@ -1,12 +1,20 @@
 //! The parts of the text and markdown reports: tables, histograms, the summary, notes.
 
-use super::{table::mark_unmeasured, By, Options, RunInfo, Table, TP_UNMEASURED};
+use super::{By, Options, RunInfo, Table, TP_UNMEASURED};
 use crate::model::{
     candidates::{self, human_ns, Candidate},
     doc::{blame_ranked, netns_rows, tasks_ranked},
     hist::Summary,
     Handler, HandlerStats, Model,
 };
+
+/// A cell of a figure the capture mode did not measure.
+const NA: &str = "n/a";
+
+/// A cell that needs holds: `n/a` when the row has none.
+fn held<T>(h: Option<&T>, f: impl FnOnce(&T) -> String) -> String {
+    h.map_or_else(|| NA.to_owned(), f)
+}
 
 fn netns_table(model: &Model, run: &RunInfo, opts: &Options) -> Table {
     Table {
@@ -23,15 +31,15 @@ fn netns_table(model: &Model, run: &RunInfo, opts: &Options) -> Table {
             .into_iter()
             .take(opts.top)
             .map(|r| {
-                let (holds, hold_ns) = r.held.map_or((0, 0), |h| (h.holds, h.hold_ns));
+                let h = r.held.as_ref();
                 vec![
                     run.netns_name(r.inode),
                     r.requests.to_string(),
-                    holds.to_string(),
-                    human_ns(hold_ns),
+                    held(h, |h| h.holds.to_string()),
+                    held(h, |h| human_ns(h.hold_ns)),
                     human_ns(r.wait_ns),
-                    human_ns(r.cross_wait_ns),
-                    pct(r.cross_wait_ns, r.wait_ns),
+                    held(h, |h| human_ns(h.cross_wait_ns)),
+                    held(h, |h| pct(h.cross_wait_ns, r.wait_ns)),
                 ]
             })
             .collect(),
@@ -47,7 +55,7 @@ fn pct(part: u64, whole: u64) -> String {
 }
 
 /// Per handler: the wait behind other namespaces, what per-netns RTNL would save.
-fn netns_savings_table(model: &Model, opts: &Options) -> Table {
+fn netns_savings_table(model: &Model, measured: bool, opts: &Options) -> Table {
     let mut v: Vec<(&Handler, &HandlerStats)> = model
         .handlers
         .iter()
@@ -70,41 +78,45 @@ fn netns_savings_table(model: &Model, opts: &Options) -> Table {
             .into_iter()
             .take(opts.top)
             .map(|(h, s)| {
+                let m = measured.then_some(s);
                 vec![
                     h.name(),
                     s.by_netns.keys().filter(|&&n| n != 0).count().to_string(),
                     human_ns(s.wait_ns()),
-                    human_ns(s.cross_wait_ns()),
-                    pct(s.cross_wait_ns(), s.wait_ns()),
+                    held(m, |s| human_ns(s.cross_wait_ns())),
+                    held(m, |s| pct(s.cross_wait_ns(), s.wait_ns())),
                 ]
             })
             .collect(),
     }
 }
 
-fn handler_table(model: &Model, opts: &Options) -> Table {
+/// `measured`: whether the capture measured holds (else their columns say n/a).
+fn handler_table(model: &Model, measured: bool, opts: &Options) -> Table {
     let rows = model
         .ranked()
         .into_iter()
         .filter(|(h, _)| opts.by != By::Caller || matches!(h, Handler::Caller(_)))
         .take(opts.top)
         .map(|(h, s)| {
-            let hold = s.hold.summary();
+            let m = measured.then_some(s);
+            let hold = m.map(|s| s.hold.summary());
+            let hold = hold.as_ref();
             let wait = s.wait.summary();
             vec![
                 h.name(),
                 s.requests.to_string(),
-                s.requests_locked.to_string(),
-                s.holds.to_string(),
-                human_ns(hold.total_ns),
-                human_ns(hold.p50_ns),
-                human_ns(hold.p99_ns),
-                human_ns(hold.max_ns),
+                held(m, |s| s.requests_locked.to_string()),
+                held(m, |s| s.holds.to_string()),
+                held(hold, |h| human_ns(h.total_ns)),
+                held(hold, |h| human_ns(h.p50_ns)),
+                held(hold, |h| human_ns(h.p99_ns)),
+                held(hold, |h| human_ns(h.max_ns)),
                 human_ns(wait.total_ns),
                 p99_of_waits(&wait),
                 s.contended_waits.to_string(),
-                human_ns(s.gp_ns),
-                human_ns(s.blamed_ns),
+                held(m, |s| human_ns(s.gp_ns)),
+                held(m, |s| human_ns(s.blamed_ns)),
             ]
         })
         .collect();
@@ -137,7 +149,7 @@ fn p99_of_waits(wait: &Summary) -> String {
     }
 }
 
-fn task_table(model: &Model, opts: &Options) -> Table {
+fn task_table(model: &Model, measured: bool, opts: &Options) -> Table {
     Table {
         head: vec![
             "TASK", "TID", "PID", "REQS", "HOLDS", "HELD", "WAITED", "IN GP",
@@ -146,15 +158,16 @@ fn task_table(model: &Model, opts: &Options) -> Table {
             .into_iter()
             .take(opts.top)
             .map(|t| {
+                let m = measured.then_some(t);
                 vec![
                     t.comm.clone(),
                     t.tid.to_string(),
                     t.tgid.to_string(),
                     t.requests.to_string(),
-                    t.holds.to_string(),
-                    human_ns(t.hold_ns),
+                    held(m, |t| t.holds.to_string()),
+                    held(m, |t| human_ns(t.hold_ns)),
                     human_ns(t.wait_ns),
-                    human_ns(t.gp_ns),
+                    held(m, |t| human_ns(t.gp_ns)),
                 ]
             })
             .collect(),
@@ -319,13 +332,13 @@ pub(super) fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections
     let main = match opts.by {
         By::Type => (
             "Holders by message type and kernel caller".to_owned(),
-            handler_table(model, opts),
+            handler_table(model, !tp, opts),
         ),
         By::Caller => (
             "Holders outside rtnetlink, by kernel caller".to_owned(),
-            handler_table(model, opts),
+            handler_table(model, !tp, opts),
         ),
-        By::Task => ("Holders by thread".to_owned(), task_table(model, opts)),
+        By::Task => ("Holders by thread".to_owned(), task_table(model, !tp, opts)),
         By::Netns => (
             "Holds and waits by network namespace".to_owned(),
             netns_table(model, run, opts),
@@ -334,19 +347,9 @@ pub(super) fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections
     let extra = (opts.by == By::Netns).then(|| {
         (
             "Wait behind other namespaces, by handler (what per-netns RTNL would save)".to_owned(),
-            netns_savings_table(model, opts),
+            netns_savings_table(model, !tp, opts),
         )
     });
-    let main = if tp {
-        (main.0, mark_unmeasured(main.1))
-    } else {
-        main
-    };
-    let extra = if tp {
-        extra.map(|(title, t)| (title, mark_unmeasured(t)))
-    } else {
-        extra
-    };
     let util_v = if tp { Vec::new() } else { model.utilization() };
     let utilization = if util_v.is_empty() {
         String::new()

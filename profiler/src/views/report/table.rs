@@ -1,7 +1,5 @@
 //! A table both report formats print.
 
-use super::TP_UNMEASURED_COLUMNS;
-
 /// A table both text and markdown can print (the first column left-aligned, the others right).
 pub(crate) struct Table {
     pub head: Vec<&'static str>,
@@ -58,23 +56,4 @@ impl Table {
         }
         out
     }
-}
-
-/// Marks the columns the tracepoint mode cannot measure "n/a" instead of showing zeros.
-pub(super) fn mark_unmeasured(mut t: Table) -> Table {
-    let cols: Vec<usize> = t
-        .head
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| TP_UNMEASURED_COLUMNS.contains(h))
-        .map(|(i, _)| i)
-        .collect();
-    for row in &mut t.rows {
-        for &i in &cols {
-            if let Some(c) = row.get_mut(i) {
-                *c = "n/a".into();
-            }
-        }
-    }
-    t
 }

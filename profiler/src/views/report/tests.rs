@@ -88,3 +88,37 @@ fn by_netns_names_namespaces_and_adds_up() {
     assert_eq!(sum("hold_ns"), v["totals"]["hold_ns"].as_u64().unwrap());
     assert!(sum("cross_wait_ns") > 0);
 }
+
+/// The hold columns of a capture without holds say n/a (from the rows' type, whatever the
+/// table); a full capture's never do.
+#[test]
+fn hold_columns_say_na_exactly_when_the_mode_measured_no_holds() {
+    for by in [By::Type, By::Caller, By::Task] {
+        let opts = Options { top: 20, by };
+        for (mode, na) in [
+            (crate::run::CaptureMode::Tracepoint, true),
+            (crate::run::CaptureMode::Full, false),
+        ] {
+            let run = RunInfo {
+                capture_mode: mode,
+                ..Default::default()
+            };
+            let t = text(&model(), &run, &opts);
+            let row = t
+                .lines()
+                .find(|l| l.starts_with("AF_INET RTM_NEWADDR") || l.starts_with("ip "));
+            if by == By::Caller {
+                assert!(row.is_none(), "{t}");
+                continue;
+            }
+            let row = row.unwrap_or_else(|| panic!("{by:?} {mode:?}: no row in\n{t}"));
+            let cells = row.matches("n/a").count();
+            let want = match (by, na) {
+                (_, false) => 0,
+                (By::Type, true) => 8,
+                (_, true) => 3,
+            };
+            assert_eq!(cells, want, "{by:?} {mode:?}: {row}");
+        }
+    }
+}
