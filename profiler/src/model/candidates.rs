@@ -115,6 +115,15 @@ pub fn rank(model: &Model) -> Vec<Candidate> {
                 human_ns(cross)
             ));
         }
+        if !m.dump && s.requests_locked > 0 && s.pre_lock_ns * 10 >= s.request_ns {
+            // Work done before the lock: a PERNET handler parses and allocates unlocked.
+            let n = s.requests_locked;
+            reasons.push(format!(
+                "works {} per request before it takes RTNL (outside the lock), then holds it {}",
+                human_ns(s.pre_lock_ns / n),
+                human_ns(s.hold_ns() / n.max(1))
+            ));
+        }
         if gp_share >= 0.1 {
             reasons.push(format!(
                 "holds RTNL across RCU grace periods: {} of its hold time ({} waits, {})",

@@ -22,6 +22,8 @@ pub const VERSION: u32 = 1;
 /// Row fields a capture without holds cannot measure: the fields of [`HeldFigures`].
 pub const HELD_FIELDS: &[&str] = &[
     "requests_locked",
+    "pre_lock_ns",
+    "post_release_ns",
     "holds",
     "continuation_holds",
     "hold_ns",
@@ -101,6 +103,11 @@ pub struct Row {
 pub struct HeldFigures {
     #[serde(default)]
     pub requests_locked: u64,
+    /// Of the locked requests: entry to first lock call, and last release to return, summed.
+    #[serde(default)]
+    pub pre_lock_ns: u64,
+    #[serde(default)]
+    pub post_release_ns: u64,
     pub holds: u64,
     #[serde(default)]
     pub continuation_holds: u64,
@@ -204,6 +211,8 @@ pub fn row(h: Option<&Handler>, s: &HandlerStats, held: bool) -> Row {
         wait_hist: s.wait.to_base64(),
         held: held.then(|| HeldFigures {
             requests_locked: s.requests_locked,
+            pre_lock_ns: s.pre_lock_ns,
+            post_release_ns: s.post_release_ns,
             holds: s.holds,
             continuation_holds: s.continuation_holds,
             hold_ns: s.hold_ns(),

@@ -57,6 +57,13 @@ pub struct HandlerStats {
     pub requests_locked: u64,
     /// Time from entry to return of rtnetlink_rcv_msg, summed.
     pub request_ns: u64,
+    /// Of the locked requests: time from entry of rtnetlink_rcv_msg to the first lock call
+    /// (work done before RTNL: parsing, allocation, what a PERNET handler does before taking
+    /// it), summed.
+    pub pre_lock_ns: u64,
+    /// Of the locked requests: time from the last release to the return (`netdev_run_todo`
+    /// after the unlock, replies), summed.
+    pub post_release_ns: u64,
     /// Holds attributed to this handler (including dump continuations).
     pub holds: u64,
     /// Holds taken while a dump of this type was continued from recvmsg.
@@ -132,6 +139,8 @@ impl HandlerStats {
         self.requests += o.requests;
         self.requests_locked += o.requests_locked;
         self.request_ns += o.request_ns;
+        self.pre_lock_ns += o.pre_lock_ns;
+        self.post_release_ns += o.post_release_ns;
         self.holds += o.holds;
         self.continuation_holds += o.continuation_holds;
         self.hold.merge(&o.hold);
@@ -188,10 +197,19 @@ pub struct Model {
     blame_index: blame::BlameIndex<(u32, u32)>,
     overlaps: Vec<blame::Overlap<(u32, u32)>>,
     /// Holds seen per request still in flight (holds arrive before their request's exit).
-    pending: FxHashMap<RequestId, u64>,
+    pending: FxHashMap<RequestId, Pending>,
     pub first_ns: Option<u64>,
     pub last_ns: Option<u64>,
     pub records: u64,
+}
+
+/// The holds of a request whose exit has not been seen yet.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    holds: u64,
+    /// Earliest lock call and latest release among them.
+    first_lock_ns: u64,
+    last_release_ns: u64,
 }
 
 impl Model {
@@ -255,21 +273,32 @@ impl Model {
             tid: r.task.tid,
             start_ns: r.start_ns,
         };
-        let holds = self.pending.remove(&id).unwrap_or(0);
+        let pending = self.pending.remove(&id);
         self.netns.entry(r.netns).or_default().requests += 1;
         let id = self.handlers.msg_id(r.msg);
         let s = self.handlers.stats_mut(id);
         s.by_netns.entry(r.netns).or_default().requests += 1;
         s.requests += 1;
-        s.requests_locked += u64::from(holds > 0);
         s.request_ns += r.end_ns.saturating_sub(r.start_ns);
+        if let Some(p) = pending.filter(|p| p.holds > 0) {
+            s.requests_locked += 1;
+            s.pre_lock_ns += p.first_lock_ns.saturating_sub(r.start_ns);
+            s.post_release_ns += r.end_ns.saturating_sub(p.last_release_ns);
+        }
     }
 
     fn add_hold(&mut self, h: &Hold) {
         self.seen(h.wait_start_ns, h.released_ns);
         let (id, continuation) = match &h.context {
             HoldContext::Request { msg, id } => {
-                *self.pending.entry(*id).or_default() += 1;
+                let p = self.pending.entry(*id).or_insert(Pending {
+                    holds: 0,
+                    first_lock_ns: h.wait_start_ns,
+                    last_release_ns: h.released_ns,
+                });
+                p.holds += 1;
+                p.first_lock_ns = p.first_lock_ns.min(h.wait_start_ns);
+                p.last_release_ns = p.last_release_ns.max(h.released_ns);
                 (self.handlers.msg_id(*msg), false)
             }
             HoldContext::DumpContinue { msg, .. } => (self.handlers.msg_id(*msg), true),

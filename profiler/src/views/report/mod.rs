@@ -10,6 +10,8 @@
 //! * `totals`: the handler fields below summed over all handlers;
 //! * `handlers` [ranked by hold time]: `handler` (name), `kind` ("msg" | "caller"), for "msg"
 //!   `family`, `nlmsg_type`, `type_name`, `dump`; then `requests`, `requests_locked`, `request_ns`,
+//!   `pre_lock_ns` / `post_release_ns` (of the locked requests: from `rtnetlink_rcv_msg`'s entry
+//!   to the first lock call, and from the last release to its return, summed),
 //!   `holds`, `continuation_holds`, `hold_ns`, `wait_ns`, `max_hold_ns`, `max_wait_ns`,
 //!   `contended_waits`, `gp_ns`, `gp_count`, `trylock_failed`, `blamed_ns` (wait others spent
 //!   behind this handler's holds), `behind_ns` (the part of its own `wait_ns` spent while others
