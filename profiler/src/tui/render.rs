@@ -362,8 +362,9 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
     let block = focused_block(title, app.focus == Focus::Lower);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    // Two lines: the facts wrap on a narrow screen.
     let [summary, body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+        Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
     let mut facts = format!(
         "requests {} ({} took RTNL) · holds {}",
         row.requests, d.requests_locked, row.holds
@@ -378,7 +379,14 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
     if d.trylock_failed > 0 {
         facts += &format!(" · failed trylocks {}", d.trylock_failed);
     }
-    frame.render_widget(Paragraph::new(facts), summary);
+    if let Some(n) = std::num::NonZeroU64::new(d.requests_locked) {
+        facts += &format!(
+            " · per locked request {} before the lock, {} after the release",
+            human_ns(d.pre_lock_ns / n),
+            human_ns(d.post_release_ns / n)
+        );
+    }
+    frame.render_widget(Paragraph::new(facts).wrap(Wrap { trim: true }), summary);
 
     let sections: Vec<(String, Vec<Line<'static>>)> = {
         let tasks = if d.top_tasks.is_empty() {

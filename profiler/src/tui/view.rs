@@ -56,6 +56,9 @@ pub struct Detail {
     pub gp_count: u64,
     pub trylock_failed: u64,
     pub requests_locked: u64,
+    /// Of the locked requests: entry to the first lock call, last release to the return, summed.
+    pub pre_lock_ns: u64,
+    pub post_release_ns: u64,
 }
 
 /// Columns of the main table, in display order.
@@ -256,6 +259,8 @@ pub fn rows(model: &Model, cands: &[Candidate]) -> Vec<Row> {
                     gp_count: s.gp_count,
                     trylock_failed: s.trylock_failed,
                     requests_locked: s.requests_locked,
+                    pre_lock_ns: s.pre_lock_ns,
+                    post_release_ns: s.post_release_ns,
                 },
             }
         })

@@ -8,7 +8,9 @@
 //!   `rtnl_grace_periods`, `rtnl_made_others_wait_seconds` (wait others spent behind the
 //!   handler's holds: the blame, whatever order records arrived in), `rtnl_waited_behind_seconds`
 //!   (the part of the handler's own wait spent behind holders; the rest of `rtnl_wait_seconds` is
-//!   hand-off) — counters per handler; `rtnl_requests`, `rtnl_requests_locked` — per message type;
+//!   hand-off) — counters per handler; `rtnl_requests`, `rtnl_requests_locked`,
+//!   `rtnl_request_before_lock_seconds`, `rtnl_request_after_release_seconds` (of the locked
+//!   requests: entry to the first lock call, last release to the return) — per message type;
 //! * `rtnl_wait_seconds` counts the waits that waited (a fast-path acquisition has none);
 //! * `rtnl_held_seconds` (rate() of it is RTNL utilization over any window),
 //!   `rtnl_utilization_ratio` (gauge: the last complete second), `rtnl_trylock_failures`,
@@ -184,6 +186,8 @@ struct HeldSeries {
     gp_ns: u64,
     gp_count: u64,
     requests_locked: u64,
+    pre_lock_ns: u64,
+    post_release_ns: u64,
     trylock_failed: u64,
     blamed_ns: u64,
     behind_ns: u64,
@@ -208,6 +212,8 @@ impl Series {
                 gp_ns: s.gp_ns,
                 gp_count: s.gp_count,
                 requests_locked: s.requests_locked,
+                pre_lock_ns: s.pre_lock_ns,
+                post_release_ns: s.post_release_ns,
                 trylock_failed: s.trylock_failed,
                 blamed_ns: s.blamed_ns,
                 behind_ns: s.behind_ns,
@@ -224,6 +230,8 @@ impl Series {
             a.gp_ns += b.gp_ns;
             a.gp_count += b.gp_count;
             a.requests_locked += b.requests_locked;
+            a.pre_lock_ns += b.pre_lock_ns;
+            a.post_release_ns += b.post_release_ns;
             a.trylock_failed += b.trylock_failed;
             a.blamed_ns += b.blamed_ns;
             a.behind_ns += b.behind_ns;
@@ -315,7 +323,7 @@ impl Collector for Snapshot {
             }
         }
         type Get = fn(&Series) -> Option<f64>;
-        let per_handler: [(&str, &str, Option<Unit>, Get, bool); 8] = [
+        let per_handler: [(&str, &str, Option<Unit>, Get, bool); 10] = [
             (
                 "rtnl_acquisitions",
                 "Acquisitions (holds) of rtnl_mutex, per handler.",
@@ -370,6 +378,20 @@ impl Collector for Snapshot {
                 "rtnetlink requests during which rtnl_mutex was taken, per message type.",
                 None,
                 |s| s.held.as_ref().map(|h| h.requests_locked as f64),
+                true,
+            ),
+            (
+                "rtnl_request_before_lock",
+                "Of the locked requests: time from rtnetlink_rcv_msg's entry to the first lock call (work done outside RTNL), per message type.",
+                Some(Unit::Seconds),
+                |s| s.held.as_ref().map(|h| h.pre_lock_ns as f64 / 1e9),
+                true,
+            ),
+            (
+                "rtnl_request_after_release",
+                "Of the locked requests: time from the last release of rtnl_mutex to rtnetlink_rcv_msg's return, per message type.",
+                Some(Unit::Seconds),
+                |s| s.held.as_ref().map(|h| h.post_release_ns as f64 / 1e9),
                 true,
             ),
         ];
@@ -697,6 +719,8 @@ mod tests {
             "rtnl_made_others_wait_seconds",
             "rtnl_waited_behind_seconds",
             "rtnl_requests_locked",
+            "rtnl_request_before_lock_seconds",
+            "rtnl_request_after_release_seconds",
             "rtnl_held_seconds",
             "rtnl_trylock_failures",
             "rtnl_blame_late_records",

@@ -140,6 +140,38 @@ fn handler_table(model: &Model, measured: bool, opts: &Options) -> Table {
     }
 }
 
+/// Per request type that took RTNL: how its locked requests split into work before the lock,
+/// the hold, and work after the release (what a conversion to PERNET moves out from under it).
+fn outside_table(model: &Model, opts: &Options) -> Table {
+    let mut v: Vec<(&Handler, &HandlerStats)> = model
+        .handlers
+        .iter()
+        .filter(|(h, s)| matches!(h, Handler::Msg(m) if !m.dump) && s.requests_locked > 0)
+        .collect();
+    v.sort_by(|a, b| {
+        (b.1.pre_lock_ns / b.1.requests_locked)
+            .cmp(&(a.1.pre_lock_ns / a.1.requests_locked))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    Table {
+        head: vec!["HANDLER", "LOCKED", "BEFORE LOCK", "HELD", "AFTER RELEASE"],
+        rows: v
+            .into_iter()
+            .take(opts.top)
+            .map(|(h, s)| {
+                let n = s.requests_locked;
+                vec![
+                    h.name(),
+                    format!("{n} of {}", s.requests),
+                    human_ns(s.pre_lock_ns / n),
+                    human_ns(s.hold_ns() / n),
+                    human_ns(s.post_release_ns / n),
+                ]
+            })
+            .collect(),
+    }
+}
+
 /// The p99 of the waits that waited, or "-" when none did.
 fn p99_of_waits(wait: &Summary) -> String {
     if wait.count == 0 {
@@ -344,12 +376,19 @@ pub(super) fn sections(model: &Model, run: &RunInfo, opts: &Options) -> Sections
             netns_table(model, run, opts),
         ),
     };
-    let extra = (opts.by == By::Netns).then(|| {
-        (
+    let extra = match opts.by {
+        By::Netns => Some((
             "Wait behind other namespaces, by handler (what per-netns RTNL would save)".to_owned(),
             netns_savings_table(model, !tp, opts),
-        )
-    });
+        )),
+        By::Type if !tp => Some((
+            "Locked requests, per request: work before the first lock call, RTNL held, work after the last release"
+                .to_owned(),
+            outside_table(model, opts),
+        ))
+        .filter(|(_, t)| !t.rows.is_empty()),
+        _ => None,
+    };
     let util_v = if tp { Vec::new() } else { model.utilization() };
     let utilization = if util_v.is_empty() {
         String::new()
