@@ -352,7 +352,7 @@ echo \"slow $(cat $D) cheap $ra $rb addr $rc\" >&2
 }
 
 /// A stream read to its end on a thread; `mark` is said on `tx` when a line contains it.
-fn collect<R: Read + Send + 'static>(
+pub fn collect<R: Read + Send + 'static>(
     stream: R,
     mark: Option<(&'static str, mpsc::Sender<()>)>,
 ) -> JoinHandle<String> {

@@ -9,6 +9,7 @@ mod diff;
 #[path = "../common/http.rs"]
 mod http;
 mod netns;
+mod prelock;
 mod record;
 mod serve;
 mod support;
