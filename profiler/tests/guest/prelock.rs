@@ -2,9 +2,10 @@
 //! release, against bpftrace's record of the same run ([`BPFTRACE`]), per message type.
 //!
 //! Asserted: as many locked requests as bpftrace saw, exactly. Printed side by side, not yet
-//! asserted: the two sums. On 6.12 (2026-12-02) they agreed within 10% for four of six types,
-//! but not for RTM_DELLINK before the lock (rtnlprof 7.9 ms, bpftrace 14.4 ms over 30 requests)
-//! and RTM_DELROUTE after the release (0.67 ms, 6.38 ms): the cause is not found yet.
+//! asserted: the two sums. In one 6.12 run (2026-12-02) the time before the lock agreed within
+//! 10% for five of six types, not RTM_DELLINK's (rtnlprof 7.9 ms, bpftrace 14.4 ms over 30
+//! requests); the time after the release agreed for RTM_DELLINK only (the others 19–30% apart,
+//! RTM_DELROUTE 0.67 against 6.38 ms). The cause is not found yet.
 
 use std::{
     collections::BTreeMap,
